@@ -1,0 +1,347 @@
+//! Configuration: the named databases of an application, their replicas, shards, pools and
+//! migrations (the role Rails' `database.yml` plays), read from `grant.toml` or built in code.
+//!
+//! ```toml
+//! default = "primary"              # optional (see below)
+//!
+//! [databases.primary]
+//! url = "postgres://127.0.0.1:5432/app"
+//! replicas = ["postgres://127.0.0.1:5433/app"]
+//! readonly = false
+//! migrations = "migrations/primary"
+//! roles = { analytics = "primary_analytics" }
+//!
+//! [databases.primary.pool]
+//! max_connections = 10
+//! min_connections = 0
+//! acquire_timeout = "5s"           # "250ms", "5s", "10m", "1h", "1h30m", or integer seconds
+//! idle_timeout = "10m"             # or "none" / false to disable
+//! max_lifetime = "30m"
+//! test_before_acquire = false
+//!
+//! [databases.primary.shards.shard_one]
+//! url = "postgres://127.0.0.1:5432/shard_1"
+//! replicas = ["postgres://127.0.0.1:5433/shard_1"]
+//!
+//! [databases.primary_replica]
+//! url = "postgres://127.0.0.1:5433/app"
+//! replica_of = "primary"
+//!
+//! [databases.primary_analytics]
+//! url = "postgres://127.0.0.1:5434/analytics"
+//!
+//! [environments.test]              # chosen by GRANT_ENV=test
+//! [environments.test.databases.primary]
+//! url = "${DATABASE_URL:-sqlite::memory:}"
+//! ```
+//!
+//! How a document becomes a [`Config`]:
+//!
+//! 1. TOML syntax (a key defined twice is a syntax error).
+//! 2. Every key of the document is checked, every environment included, so a typo such as
+//!    `replicass` in `[environments.production]` fails in development too.
+//! 3. The environment (`GRANT_ENV`, default `development`) is chosen: its table under
+//!    `environments` is deep-merged over the base tables (tables merge key by key; other
+//!    values, arrays included, replace). An environment without a table uses the base.
+//! 4. `${VAR}` and `${VAR:-default}` are replaced in every string value; `:-` applies when
+//!    the variable is unset or empty, defaults may nest, `$$` is a literal `$`, and a `$`
+//!    followed by anything else is kept. Integer and boolean fields accept a string that
+//!    came from `${...}` (`max_connections = "${POOL_SIZE:-10}"`).
+//! 5. Values are converted to their types, then validated (see [`ConfigErrorKind`]); the
+//!    first problem, in sorted-name order, is returned.
+//!
+//! Without `default`, the default database is the only one if there is exactly one, else
+//! the one named `primary`.
+
+mod database;
+mod duration;
+mod error;
+mod interpolate;
+mod parse;
+mod path;
+mod url;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use database::{DatabaseConfig, PoolConfig, ShardConfig};
+pub use error::{ConfigError, ConfigErrorKind};
+
+/// The environment used when `GRANT_ENV` is unset or empty.
+pub const DEFAULT_ENVIRONMENT: &str = "development";
+
+/// The variable choosing the environment.
+pub const ENVIRONMENT_VARIABLE: &str = "GRANT_ENV";
+
+/// Key reported for problems of a whole document read from a string.
+const ROOT_KEY: &str = "(root)";
+
+/// A validated configuration: named databases and the default one.
+///
+/// Every constructor validates; a `Config` that exists is consistent (every `replica_of`,
+/// role and default names an existing entry, every URL has a known engine). `Debug` hides
+/// passwords.
+///
+/// ```
+/// use grant_core::config::Config;
+///
+/// let toml = r#"
+///     [databases.primary]
+///     url = "${DATABASE_URL:-sqlite::memory:}"
+///
+///     [databases.primary_replica]
+///     url = "sqlite://replica.db"
+///     replica_of = "primary"
+/// "#;
+/// let config = Config::from_toml_str_with(toml, "development", &|_| None)?;
+/// assert_eq!(config.default_database(), "primary");
+/// assert_eq!(config.database("primary").unwrap().url, "sqlite::memory:");
+/// assert!(config.database("primary_replica").unwrap().readonly);
+/// let names: Vec<&str> = config.databases().map(|(name, _)| name).collect();
+/// assert_eq!(names, ["primary", "primary_replica"]);
+/// # Ok::<(), grant_core::config::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    environment: String,
+    default: String,
+    databases: BTreeMap<String, DatabaseConfig>,
+}
+
+impl Config {
+    /// Loads a TOML file. The environment is chosen by `GRANT_ENV` (default `development`)
+    /// and `${VAR}` is read from the process environment.
+    ///
+    /// Problems with the file itself (unreadable, not UTF-8, TOML syntax) are reported with
+    /// the file's path as the error's `key`; the others with the dotted key path.
+    ///
+    /// ```
+    /// use grant_core::config::{Config, ConfigErrorKind};
+    ///
+    /// let err = Config::from_file("/nonexistent/grant.toml").unwrap_err();
+    /// assert_eq!(err.key, "/nonexistent/grant.toml");
+    /// assert!(matches!(err.kind, ConfigErrorKind::Io { .. }));
+    /// ```
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let file_key = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                file_key.clone(),
+                ConfigErrorKind::Io {
+                    io_kind: e.kind(),
+                    message: e.to_string(),
+                },
+            )
+        })?;
+        let environment = environment_from_process()?;
+        let config = Self::load(&text, &file_key, &environment, &process_var)?;
+        tracing::debug!(
+            path = %file_key,
+            environment = %config.environment,
+            databases = ?config.databases.keys().collect::<Vec<_>>(),
+            "grant config loaded"
+        );
+        Ok(config)
+    }
+
+    /// Parses TOML text. The environment is chosen by `GRANT_ENV` (default `development`)
+    /// and `${VAR}` is read from the process environment.
+    ///
+    /// ```
+    /// use grant_core::config::Config;
+    ///
+    /// let config = Config::from_toml_str("[databases.main]\nurl = \"sqlite::memory:\"\n")?;
+    /// assert_eq!(config.default_database(), "main");
+    /// # Ok::<(), grant_core::config::ConfigError>(())
+    /// ```
+    pub fn from_toml_str(toml: &str) -> Result<Config, ConfigError> {
+        let environment = environment_from_process()?;
+        Self::load(toml, ROOT_KEY, &environment, &process_var)
+    }
+
+    /// Parses TOML text for an explicit environment, looking variables up with `vars`
+    /// (`Some(value)` when set). Nothing is read from the process environment.
+    ///
+    /// ```
+    /// use grant_core::config::Config;
+    ///
+    /// let toml = r#"
+    ///     [databases.primary]
+    ///     url = "postgres://127.0.0.1/app_dev"
+    ///
+    ///     [environments.test.databases.primary]
+    ///     url = "${TEST_DATABASE_URL:-sqlite::memory:}"
+    ///     pool = { max_connections = 1 }
+    /// "#;
+    /// let vars = |name: &str| (name == "TEST_DATABASE_URL").then(|| "sqlite://t.db".to_string());
+    /// let config = Config::from_toml_str_with(toml, "test", &vars)?;
+    /// let primary = config.database("primary").unwrap();
+    /// assert_eq!(primary.url, "sqlite://t.db");
+    /// assert_eq!(primary.pool.max_connections, 1);
+    /// assert_eq!(config.environment(), "test");
+    /// # Ok::<(), grant_core::config::ConfigError>(())
+    /// ```
+    pub fn from_toml_str_with(
+        toml: &str,
+        environment: &str,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Self::load(toml, ROOT_KEY, environment, vars)
+    }
+
+    fn load(
+        text: &str,
+        document_key: &str,
+        environment: &str,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let root = parse::parse_toml(text, document_key)?;
+        parse::check_schema(&root)?;
+        let mut merged = parse::select_environment(root, environment);
+        let interpolated = interpolate::interpolate_table(&mut merged, vars)?;
+        let parsed = parse::convert(&merged, &interpolated)?;
+        let (default, databases) = validate::validate(parsed.default, parsed.databases)?;
+        Ok(Config {
+            environment: environment.to_owned(),
+            default,
+            databases,
+        })
+    }
+
+    /// One database named `primary`, with no replicas and default pool options. The
+    /// environment is taken from `GRANT_ENV` (default `development`).
+    ///
+    /// ```
+    /// use grant_core::config::Config;
+    /// use grant_core::Backend;
+    ///
+    /// let config = Config::single("sqlite://app.db")?;
+    /// assert_eq!(config.default_database(), "primary");
+    /// assert_eq!(config.database("primary").unwrap().backend, Backend::Sqlite);
+    /// assert!(Config::single("oracle://db").is_err());
+    /// # Ok::<(), grant_core::config::ConfigError>(())
+    /// ```
+    pub fn single(url: &str) -> Result<Config, ConfigError> {
+        Config::builder()
+            .database("primary", DatabaseConfig::new(url))
+            .build()
+    }
+
+    /// A builder for a configuration written in code.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Name of the default database.
+    pub fn default_database(&self) -> &str {
+        &self.default
+    }
+
+    /// The database entry named `name` (exact, case-sensitive match).
+    pub fn database(&self, name: &str) -> Option<&DatabaseConfig> {
+        self.databases.get(name)
+    }
+
+    /// Every database entry, in name order.
+    pub fn databases(&self) -> impl Iterator<Item = (&str, &DatabaseConfig)> {
+        self.databases.iter().map(|(name, db)| (name.as_str(), db))
+    }
+
+    /// The environment this configuration was built for.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// `url` with its password (and any `password` query parameter) replaced by `***`,
+    /// for logs and messages.
+    ///
+    /// ```
+    /// use grant_core::config::Config;
+    ///
+    /// assert_eq!(Config::redacted_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    /// assert_eq!(Config::redacted_url("sqlite://app.db"), "sqlite://app.db");
+    /// ```
+    pub fn redacted_url(url: &str) -> String {
+        url::redact(url)
+    }
+}
+
+/// Builds a [`Config`] in code; [`ConfigBuilder::build`] validates with the same rules as
+/// the TOML path (and adding the same name twice is a `Duplicate` error there).
+///
+/// ```
+/// use grant_core::config::{Config, DatabaseConfig, PoolConfig};
+/// use std::time::Duration;
+///
+/// let config = Config::builder()
+///     .database(
+///         "primary",
+///         DatabaseConfig::new("postgres://127.0.0.1:5432/app")
+///             .replica("postgres://127.0.0.1:5433/app")
+///             .pool(PoolConfig { acquire_timeout: Duration::from_secs(5), ..PoolConfig::default() }),
+///     )
+///     .database("animals", DatabaseConfig::new("mysql://127.0.0.1:3306/animals"))
+///     .default_database("primary")
+///     .environment("production")
+///     .build()?;
+/// assert_eq!(config.databases().count(), 2);
+/// assert_eq!(config.environment(), "production");
+/// # Ok::<(), grant_core::config::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBuilder {
+    environment: Option<String>,
+    default: Option<String>,
+    databases: Vec<(String, DatabaseConfig)>,
+}
+
+impl ConfigBuilder {
+    /// Adds the database entry `name`.
+    pub fn database(mut self, name: impl Into<String>, config: DatabaseConfig) -> Self {
+        self.databases.push((name.into(), config));
+        self
+    }
+
+    /// Names the default database (otherwise: the only one, else `primary`).
+    pub fn default_database(mut self, name: impl Into<String>) -> Self {
+        self.default = Some(name.into());
+        self
+    }
+
+    /// Names the environment (otherwise `GRANT_ENV`, default `development`).
+    pub fn environment(mut self, name: impl Into<String>) -> Self {
+        self.environment = Some(name.into());
+        self
+    }
+
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let (default, databases) = validate::validate(self.default, self.databases)?;
+        let environment = match self.environment {
+            Some(environment) => environment,
+            None => environment_from_process()?,
+        };
+        Ok(Config {
+            environment,
+            default,
+            databases,
+        })
+    }
+}
+
+fn process_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn environment_from_process() -> Result<String, ConfigError> {
+    match std::env::var(ENVIRONMENT_VARIABLE) {
+        Ok(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(DEFAULT_ENVIRONMENT.to_owned()),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::new(
+            ENVIRONMENT_VARIABLE,
+            ConfigErrorKind::InvalidEnvironment,
+        )),
+    }
+}

@@ -1,0 +1,211 @@
+//! Grant's typed errors. Every variant names the thing at fault: the database, role,
+//! shard, model or column.
+
+use crate::config::ConfigError;
+use crate::role::Role;
+
+/// A `Result` whose error is Grant's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Grant, each naming what it concerns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid; the inner error names the key path.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+
+    /// A database name that is not registered.
+    #[error("unknown database `{database}`{}", for_model(.model))]
+    UnknownDatabase {
+        /// The name asked for.
+        database: String,
+        /// The model whose routing named it, if any.
+        model: Option<&'static str>,
+    },
+
+    /// A role the database does not define.
+    #[error("database `{database}` has no role `{role}`")]
+    UnknownRole {
+        /// The database.
+        database: String,
+        /// The role asked for.
+        role: Role,
+    },
+
+    /// A shard the database does not define.
+    #[error("database `{database}` has no shard `{shard}`")]
+    UnknownShard {
+        /// The database.
+        database: String,
+        /// The shard asked for.
+        shard: String,
+    },
+
+    /// A database registered twice at runtime.
+    #[error("database `{database}` is already registered")]
+    DuplicateDatabase {
+        /// The name.
+        database: String,
+    },
+
+    /// A write was refused before any SQL was sent: the target reads only.
+    #[error("write refused on database `{database}` (role `{role}`): {reason}")]
+    ReadOnly {
+        /// The database.
+        database: String,
+        /// The role the write would have used.
+        role: Role,
+        /// Why the target is read-only.
+        reason: ReadOnlyReason,
+    },
+
+    /// No connection became free within the pool's acquire timeout.
+    #[error("timed out waiting for a connection to database `{database}` (role `{role}`{})", shard_suffix(.shard))]
+    PoolTimeout {
+        /// The database.
+        database: String,
+        /// The role.
+        role: Role,
+        /// The shard, if any.
+        shard: Option<String>,
+    },
+
+    /// The server could not be reached or refused the connection.
+    #[error("cannot connect to database `{database}` (role `{role}`{}): {source}", shard_suffix(.shard))]
+    Connect {
+        /// The database.
+        database: String,
+        /// The role.
+        role: Role,
+        /// The shard, if any.
+        shard: Option<String>,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The pool was closed (see [`crate::Grant::close`]).
+    #[error("the pool of database `{database}` (role `{role}`) is closed")]
+    PoolClosed {
+        /// The database.
+        database: String,
+        /// The role.
+        role: Role,
+    },
+
+    /// The server rejected a statement.
+    #[error("database `{database}` (role `{role}`) rejected the statement: {source}")]
+    Database {
+        /// The database.
+        database: String,
+        /// The role.
+        role: Role,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A row could not be decoded into a model's field.
+    #[error("cannot decode column `{column}` of model `{model}`: {source}")]
+    Decode {
+        /// The model.
+        model: &'static str,
+        /// The column.
+        column: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A value could not be bound as a parameter.
+    #[error("cannot bind a value for `{column}`: {message}")]
+    Bind {
+        /// The column or parameter.
+        column: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// `find` or `first` found nothing where a row was required.
+    #[error("no `{model}` with {column} = {key}")]
+    NotFound {
+        /// The model.
+        model: &'static str,
+        /// The key column.
+        column: &'static str,
+        /// The key, formatted.
+        key: String,
+    },
+
+    /// A statement used with a transaction of another database.
+    #[error("model `{model}` lives in database `{model_database}`, but the transaction is on `{transaction_database}`")]
+    WrongTransaction {
+        /// The model.
+        model: &'static str,
+        /// The model's database.
+        model_database: String,
+        /// The transaction's database.
+        transaction_database: String,
+    },
+
+    /// A query that cannot be expressed: the message says what and why.
+    #[error("invalid query on `{model}`: {message}")]
+    InvalidQuery {
+        /// The model (or `raw`).
+        model: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A generated key did not fit the model's key type.
+    #[error("generated key {value} does not fit the key `{column}` of model `{model}`")]
+    KeyOverflow {
+        /// The model.
+        model: &'static str,
+        /// The key column.
+        column: &'static str,
+        /// The value the database generated.
+        value: i64,
+    },
+}
+
+/// Why a target refuses writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadOnlyReason {
+    /// The current scope uses the reading role.
+    ReadingRole,
+    /// The current scope prevents writes (`prevent_writes(true)` / `while_preventing_writes`).
+    PreventWrites,
+    /// The database is configured `readonly = true`, or is a `replica_of` entry.
+    ReadonlyDatabase,
+}
+
+impl std::fmt::Display for ReadOnlyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadOnlyReason::ReadingRole => "the current scope uses the reading role",
+            ReadOnlyReason::PreventWrites => "the current scope prevents writes",
+            ReadOnlyReason::ReadonlyDatabase => "the database is read-only",
+        })
+    }
+}
+
+fn for_model(model: &Option<&'static str>) -> String {
+    model.map(|m| format!(" (routing of model `{m}`)")).unwrap_or_default()
+}
+
+fn shard_suffix(shard: &Option<String>) -> String {
+    shard
+        .as_deref()
+        .map(|s| format!(", shard `{s}`"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// True when the error is a refused write ([`Error::ReadOnly`]).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Error::ReadOnly { .. })
+    }
+}

@@ -1,0 +1,765 @@
+//! Running statements: resolve the target (routing or a transaction), bind the values,
+//! run on the concrete sqlx pool or connection, decode, and record a tracing span.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::TryStreamExt;
+use sqlx::mysql::MySql;
+use sqlx::postgres::Postgres;
+use sqlx::sqlite::Sqlite;
+use sqlx::Arguments as _;
+use tracing::Instrument;
+
+use crate::backend::Backend;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::grant::Grant;
+use crate::handler::{Pool, PoolKey, PoolSlot};
+use crate::model::{Model, ModelMeta};
+use crate::query::{Assignment, QueryParts, Select};
+use crate::raw::Row;
+use crate::sql::{insert_columns, insert_sql, SqlWriter};
+use crate::transaction::{Transaction, TxInner};
+use crate::value::Value;
+
+/// Whether a statement reads or writes; writes are refused on read-only targets before
+/// any SQL is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A read: routed to the reading role unless the scope says otherwise.
+    Read,
+    /// A write: routed to the writer; refused in reading / prevent-writes scopes and on
+    /// read-only databases.
+    Write,
+}
+
+/// Where a statement runs: routed through a [`Grant`], or inside a [`Transaction`].
+#[derive(Debug)]
+pub enum Target<'e> {
+    /// Route by model, scope and config.
+    Grant(&'e Grant),
+    /// Run inside this transaction (its database's writer).
+    Tx(&'e mut Transaction),
+}
+
+/// Something statements can run on: `&Grant` (routed) or `&mut Transaction` (pinned).
+pub trait Executor<'e>: Send + 'e {
+    /// The target.
+    fn into_target(self) -> Target<'e>;
+}
+
+impl<'e> Executor<'e> for &'e Grant {
+    #[inline]
+    fn into_target(self) -> Target<'e> {
+        Target::Grant(self)
+    }
+}
+
+impl<'e> Executor<'e> for &'e mut Transaction {
+    #[inline]
+    fn into_target(self) -> Target<'e> {
+        Target::Tx(self)
+    }
+}
+
+/// What a statement is for, and against which database.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request<'a> {
+    /// The model's name, for errors (`raw` for raw SQL).
+    pub model: &'static str,
+    /// The database (`None`: the default).
+    pub database: Option<&'a str>,
+    /// An entry that serves reads (`#[connects_to(reading = ..)]`).
+    pub reading: Option<&'a str>,
+    pub access: Access,
+    /// A short name of the operation, for the span.
+    pub op: &'static str,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn model(meta: &'a ModelMeta, access: Access, op: &'static str) -> Self {
+        Request {
+            model: meta.name,
+            database: meta.database,
+            reading: meta.reading,
+            access,
+            op,
+        }
+    }
+}
+
+/// A resolved connection source.
+pub(crate) enum Conn<'e> {
+    Pool(Arc<PoolSlot>),
+    Tx {
+        key: &'e PoolKey,
+        inner: &'e mut TxInner,
+    },
+}
+
+impl Conn<'_> {
+    fn key(&self) -> &PoolKey {
+        match self {
+            Conn::Pool(slot) => slot.key(),
+            Conn::Tx { key, .. } => key,
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Conn::Pool(slot) => slot.backend(),
+            Conn::Tx { inner, .. } => inner.backend(),
+        }
+    }
+}
+
+/// Resolve `target` for `req`.
+pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<'e>> {
+    match target {
+        Target::Grant(grant) => grant.route(req).map(Conn::Pool),
+        Target::Tx(tx) => {
+            tx.check(req)?;
+            let (key, inner) = tx.parts();
+            Ok(Conn::Tx { key, inner })
+        }
+    }
+}
+
+/// Runs `$body` with `$x` bound to the concrete sqlx executor and `$db` to its database type.
+macro_rules! dispatch {
+    ($conn:expr, |$x:ident, $db:ident| $body:expr) => {
+        match $conn {
+            Conn::Pool(slot) => match slot.pool() {
+                Pool::Postgres(p) => {
+                    type $db = Postgres;
+                    let $x = p;
+                    $body
+                }
+                Pool::MySql(p) => {
+                    type $db = MySql;
+                    let $x = p;
+                    $body
+                }
+                Pool::Sqlite(p) => {
+                    type $db = Sqlite;
+                    let $x = p;
+                    $body
+                }
+            },
+            Conn::Tx { inner, .. } => match inner {
+                TxInner::Postgres(t) => {
+                    type $db = Postgres;
+                    let $x = &mut **t;
+                    $body
+                }
+                TxInner::MySql(t) => {
+                    type $db = MySql;
+                    let $x = &mut **t;
+                    $body
+                }
+                TxInner::Sqlite(t) => {
+                    type $db = Sqlite;
+                    let $x = &mut **t;
+                    $body
+                }
+            },
+        }
+    };
+}
+
+/// Maps driver errors to Grant's, naming the target; counts pool timeouts.
+#[derive(Clone, Copy)]
+pub(crate) struct ErrCtx<'a> {
+    pub key: &'a PoolKey,
+    pub slot: Option<&'a PoolSlot>,
+    pub model: &'static str,
+}
+
+impl ErrCtx<'_> {
+    pub(crate) fn map(&self, e: sqlx::Error) -> Error {
+        let database = self.key.database.to_string();
+        let role = self.key.role.clone();
+        let shard = self.key.shard.as_deref().map(str::to_string);
+        match e {
+            sqlx::Error::PoolTimedOut => {
+                if let Some(slot) = self.slot {
+                    slot.note_timeout();
+                }
+                Error::PoolTimeout {
+                    database,
+                    role,
+                    shard,
+                }
+            }
+            sqlx::Error::PoolClosed => Error::PoolClosed { database, role },
+            e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Configuration(_)) => {
+                Error::Connect {
+                    database,
+                    role,
+                    shard,
+                    source: e,
+                }
+            }
+            sqlx::Error::ColumnDecode { index, source } => Error::Decode {
+                model: self.model,
+                column: index,
+                source: sqlx::Error::Decode(source),
+            },
+            e => Error::Database {
+                database,
+                role,
+                source: e,
+            },
+        }
+    }
+}
+
+pub(crate) fn bind_all<'q, DB: Engine>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
+    let mut args = DB::Arguments::default();
+    args.reserve(values.len(), values.len() * 8);
+    for (i, v) in values.into_iter().enumerate() {
+        DB::add(&mut args, v).map_err(|e| Error::Bind {
+            column: format!("parameter {}", i + 1),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(args)
+}
+
+/// A span for one statement; fields `rows` and `elapsed_us` are filled when it ends.
+pub(crate) fn span(key: &PoolKey, req: &Request<'_>) -> tracing::Span {
+    tracing::debug_span!(
+        target: "grant::statement",
+        "statement",
+        database = %key.database,
+        role = %key.role,
+        shard = key.shard.as_deref(),
+        model = req.model,
+        op = req.op,
+        rows = tracing::field::Empty,
+        elapsed_us = tracing::field::Empty,
+    )
+}
+
+/// Run `fut` inside `span`, then record its row count and time.
+pub(crate) async fn traced<T>(
+    span: tracing::Span,
+    fut: impl std::future::Future<Output = Result<T>>,
+    rows: impl FnOnce(&T) -> u64,
+) -> Result<T> {
+    let start = (!span.is_disabled()).then(Instant::now);
+    let out = fut.instrument(span.clone()).await;
+    if let Some(start) = start {
+        if let Ok(v) = &out {
+            span.record("rows", rows(v));
+        }
+        span.record("elapsed_us", start.elapsed().as_micros() as u64);
+    }
+    out
+}
+
+async fn fetch_all_on<'c, DB, X, T>(
+    x: X,
+    sql: &'c str,
+    args: DB::Arguments<'c>,
+    err: ErrCtx<'_>,
+    mut f: impl FnMut(DB::Row) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    DB: Engine,
+    X: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments<'c>: sqlx::IntoArguments<'c, DB>,
+{
+    let mut stream = sqlx::query_with::<DB, _>(sql, args).fetch(x);
+    let mut out = Vec::new();
+    while let Some(row) = stream.try_next().await.map_err(|e| err.map(e))? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+async fn fetch_optional_on<'c, DB, X>(
+    x: X,
+    sql: &'c str,
+    args: DB::Arguments<'c>,
+    err: ErrCtx<'_>,
+) -> Result<Option<DB::Row>>
+where
+    DB: Engine,
+    X: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments<'c>: sqlx::IntoArguments<'c, DB>,
+{
+    sqlx::query_with::<DB, _>(sql, args)
+        .fetch_optional(x)
+        .await
+        .map_err(|e| err.map(e))
+}
+
+async fn execute_on<'c, DB, X>(
+    x: X,
+    sql: &'c str,
+    args: DB::Arguments<'c>,
+    err: ErrCtx<'_>,
+) -> Result<DB::QueryResult>
+where
+    DB: Engine,
+    X: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments<'c>: sqlx::IntoArguments<'c, DB>,
+{
+    sqlx::query_with::<DB, _>(sql, args)
+        .execute(x)
+        .await
+        .map_err(|e| err.map(e))
+}
+
+/// What error mapping needs of a connection source, held apart from it so the source
+/// itself can be moved into the statement.
+pub(crate) struct ErrSource<'a> {
+    slot: Option<Arc<PoolSlot>>,
+    tx_key: Option<&'a PoolKey>,
+    model: &'static str,
+}
+
+impl<'a> ErrSource<'a> {
+    pub(crate) fn of(conn: &Conn<'a>, model: &'static str) -> Self {
+        match conn {
+            Conn::Pool(slot) => ErrSource {
+                slot: Some(slot.clone()),
+                tx_key: None,
+                model,
+            },
+            Conn::Tx { key, .. } => ErrSource {
+                slot: None,
+                tx_key: Some(key),
+                model,
+            },
+        }
+    }
+
+    pub(crate) fn ctx(&self) -> ErrCtx<'_> {
+        match (&self.slot, self.tx_key) {
+            (Some(slot), _) => ErrCtx {
+                key: slot.key(),
+                slot: Some(slot),
+                model: self.model,
+            },
+            (None, Some(key)) => ErrCtx {
+                key,
+                slot: None,
+                model: self.model,
+            },
+            (None, None) => unreachable!("an error source has a slot or a transaction key"),
+        }
+    }
+}
+
+/// Build the SQL and values of a SELECT of `M`.
+fn select_sql<'s, M: Model>(
+    backend: Backend,
+    select: Select<'s>,
+) -> (std::borrow::Cow<'s, str>, Vec<Value>, bool) {
+    let stmts = M::META.statements(backend);
+    match select {
+        Select::Query(parts, limit) => {
+            let mut w = SqlWriter::new(backend, stmts.select.len() + 64);
+            w.push(&stmts.select);
+            let mut binds = Vec::new();
+            parts.write_where(&mut w, &mut binds);
+            parts.write_tail(&mut w, &mut binds, limit);
+            (w.finish().into(), binds, false)
+        }
+        Select::Raw { sql, binds } => (sql.into(), binds, true),
+    }
+}
+
+/// Rows of `M` for a SELECT.
+pub(crate) async fn fetch_models<M: Model>(
+    target: Target<'_>,
+    select: Select<'_>,
+    access: Access,
+) -> Result<Vec<M>> {
+    let req = Request::model(M::META, access, "select");
+    let conn = resolve(target, &req)?;
+    let (sql, binds, by_name) = select_sql::<M>(conn.backend(), select);
+    let span = span(conn.key(), &req);
+    let src = ErrSource::of(&conn, M::META.name);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                fetch_all_on::<DB, _, M>(x, &sql, args, err, |row| {
+                    DB::decode_model::<M>(&row, by_name)
+                })
+                .await
+            })
+        },
+        |v| v.len() as u64,
+    )
+    .await
+}
+
+/// The row of `M` with this key.
+pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Option<M>> {
+    let req = Request::model(M::META, Access::Read, "find");
+    let conn = resolve(target, &req)?;
+    let sql = &M::META.statements(conn.backend()).find;
+    let span = span(conn.key(), &req);
+    let src = ErrSource::of(&conn, M::META.name);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let mut args = <DB as sqlx::Database>::Arguments::default();
+                DB::add(&mut args, key).map_err(|e| Error::Bind {
+                    column: M::META.key_column().name.to_string(),
+                    message: e.to_string(),
+                })?;
+                match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+                    Some(row) => DB::decode_model::<M>(&row, false).map(Some),
+                    None => Ok(None),
+                }
+            })
+        },
+        |v| v.is_some() as u64,
+    )
+    .await
+}
+
+pub(crate) async fn count<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<i64> {
+    let req = Request::model(M::META, Access::Read, "count");
+    let conn = resolve(target, &req)?;
+    let backend = conn.backend();
+    let mut w = SqlWriter::new(backend, 96);
+    let mut binds = Vec::new();
+    if parts.limit.is_some() || parts.offset.is_some() {
+        w.push("SELECT COUNT(*) FROM (SELECT 1 AS one FROM ")
+            .ident(M::META.table);
+        parts.write_where(&mut w, &mut binds);
+        parts.write_tail(&mut w, &mut binds, None);
+        w.push(") AS grant_sub");
+    } else {
+        w.push("SELECT COUNT(*) FROM ").ident(M::META.table);
+        parts.write_where(&mut w, &mut binds);
+    }
+    let sql = w.finish();
+    scalar_i64::<M>(conn, &req, &sql, binds).await
+}
+
+pub(crate) async fn exists<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<bool> {
+    let req = Request::model(M::META, Access::Read, "exists");
+    let conn = resolve(target, &req)?;
+    let mut w = SqlWriter::new(conn.backend(), 96);
+    let mut binds = Vec::new();
+    w.push("SELECT 1 FROM ").ident(M::META.table);
+    parts.write_where(&mut w, &mut binds);
+    parts.write_tail(&mut w, &mut binds, Some(1));
+    let sql = w.finish();
+    let span = span(conn.key(), &req);
+    let src = ErrSource::of(&conn, M::META.name);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                Ok(fetch_optional_on::<DB, _>(x, &sql, args, err).await?.is_some())
+            })
+        },
+        |v| *v as u64,
+    )
+    .await
+}
+
+async fn scalar_i64<M: Model>(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<i64> {
+    let span = span(conn.key(), req);
+    let src = ErrSource::of(&conn, M::META.name);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+                    Some(row) => DB::decode_at::<i64>(&row, 0).map_err(|e| err.map(e)),
+                    None => Ok(0),
+                }
+            })
+        },
+        |_| 1,
+    )
+    .await
+}
+
+/// Run a statement that returns no rows; returns (rows affected, last insert id).
+pub(crate) async fn execute(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<(u64, Option<i64>)> {
+    let span = span(conn.key(), req);
+    let src = ErrSource::of(&conn, req.model);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                let r = execute_on::<DB, _>(x, sql, args, err).await?;
+                Ok((DB::rows_affected(&r), DB::last_insert_id(&r)))
+            })
+        },
+        |v| v.0,
+    )
+    .await
+}
+
+/// The current time, at the microsecond precision every engine stores.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// Insert values in column order, without a generated key.
+fn insert_values<M: Model>(m: &M) -> Vec<Value> {
+    let mut values = m.values();
+    if M::META.auto_increment {
+        values.remove(M::META.primary_key);
+    }
+    values
+}
+
+pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()> {
+    let req = Request::model(M::META, Access::Write, "insert");
+    let conn = resolve(target, &req)?;
+    m.touch(now(), true);
+    let values = insert_values(m);
+    let stmts = M::META.statements(conn.backend());
+    if stmts.insert_returns_key {
+        let span = span(conn.key(), &req);
+        let src = ErrSource::of(&conn, M::META.name);
+    let err = src.ctx();
+        let sql = &stmts.insert;
+        let key = traced(
+            span,
+            async {
+                dispatch!(conn, |x, DB| {
+                    let args = bind_all::<DB>(values)?;
+                    match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+                        Some(row) => DB::decode_at::<M::Key>(&row, 0)
+                            .map(Some)
+                            .map_err(|e| err.map(e)),
+                        None => Ok(None),
+                    }
+                })
+            },
+            |_| 1,
+        )
+        .await?;
+        if let Some(key) = key {
+            m.set_key(key);
+        }
+        Ok(())
+    } else {
+        let (_, id) = execute(conn, &req, &stmts.insert, values).await?;
+        if M::META.auto_increment {
+            if let Some(id) = id {
+                m.set_generated_key(id)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let req = Request::model(M::META, Access::Write, "insert_all");
+    let conn = resolve(target, &req)?;
+    let backend = conn.backend();
+    let per_row = insert_columns(M::META).count();
+    let chunk = if per_row == 0 && backend != Backend::MySql {
+        1
+    } else {
+        (backend.max_bind_params() / per_row.max(1)).clamp(1, 10_000)
+    };
+    let now = now();
+    for m in rows.iter_mut() {
+        m.touch(now, true);
+    }
+    match conn {
+        Conn::Pool(slot) if rows.len() > chunk => {
+            // Several statements: one transaction, so a failure leaves nothing behind.
+            let src = ErrSource::of(&Conn::Pool(slot.clone()), M::META.name);
+            let mut tx = TxInner::begin(&slot).await.map_err(|e| src.ctx().map(e))?;
+            let n = insert_chunks(
+                Conn::Tx {
+                    key: slot.key(),
+                    inner: &mut tx,
+                },
+                &req,
+                rows,
+                chunk,
+            )
+            .await?;
+            tx.commit().await.map_err(|e| src.ctx().map(e))?;
+            Ok(n)
+        }
+        conn => insert_chunks(conn, &req, rows, chunk).await,
+    }
+}
+
+async fn insert_chunks<M: Model>(
+    mut conn: Conn<'_>,
+    req: &Request<'_>,
+    rows: &mut [M],
+    chunk: usize,
+) -> Result<u64> {
+    let backend = conn.backend();
+    let mut total = 0;
+    let full_rows = chunk.min(rows.len());
+    let full = insert_sql(M::META, backend, full_rows);
+    for part in rows.chunks_mut(chunk) {
+        let tail;
+        let (sql, returning) = if part.len() == full_rows {
+            (&full.0, full.1)
+        } else {
+            tail = insert_sql(M::META, backend, part.len());
+            (&tail.0, tail.1)
+        };
+        let mut values = Vec::with_capacity(part.len() * M::META.columns.len());
+        for m in part.iter() {
+            values.extend(insert_values(m));
+        }
+        let conn_ref = reborrow(&mut conn);
+        if returning {
+            let span = span(conn_ref.key(), req);
+            let src = ErrSource::of(&conn_ref, M::META.name);
+    let err = src.ctx();
+            let keys: Vec<M::Key> = traced(
+                span,
+                async {
+                    dispatch!(conn_ref, |x, DB| {
+                        let args = bind_all::<DB>(values)?;
+                        fetch_all_on::<DB, _, M::Key>(x, sql, args, err, |row| {
+                            DB::decode_at::<M::Key>(&row, 0).map_err(|e| err.map(e))
+                        })
+                        .await
+                    })
+                },
+                |v| v.len() as u64,
+            )
+            .await?;
+            for (m, k) in part.iter_mut().zip(keys) {
+                m.set_key(k);
+            }
+            total += part.len() as u64;
+        } else {
+            let (n, id) = execute(conn_ref, req, sql, values).await?;
+            if M::META.auto_increment {
+                if let Some(first) = id {
+                    // MariaDB/MySQL report the first key of a multi-row insert; keys of one
+                    // statement are consecutive (innodb_autoinc_lock_mode 0 or 1, the default).
+                    for (i, m) in part.iter_mut().enumerate() {
+                        m.set_generated_key(first + i as i64)?;
+                    }
+                }
+            }
+            total += n;
+        }
+    }
+    Ok(total)
+}
+
+fn reborrow<'a>(conn: &'a mut Conn<'_>) -> Conn<'a> {
+    match conn {
+        Conn::Pool(slot) => Conn::Pool(slot.clone()),
+        Conn::Tx { key, inner } => Conn::Tx { key, inner },
+    }
+}
+
+pub(crate) async fn update<M: Model>(target: Target<'_>, m: &mut M) -> Result<bool> {
+    let req = Request::model(M::META, Access::Write, "update");
+    let conn = resolve(target, &req)?;
+    m.touch(now(), false);
+    let mut values = m.values();
+    let key = values.remove(M::META.primary_key);
+    values.push(key);
+    let sql = &M::META.statements(conn.backend()).update;
+    let (n, _) = execute(conn, &req, sql, values).await?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn delete_by_key<M: Model>(target: Target<'_>, key: Value) -> Result<bool> {
+    let req = Request::model(M::META, Access::Write, "delete");
+    let conn = resolve(target, &req)?;
+    let sql = &M::META.statements(conn.backend()).delete;
+    let (n, _) = execute(conn, &req, sql, vec![key]).await?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn update_all<M: Model>(
+    target: Target<'_>,
+    parts: &QueryParts,
+    assignments: &[Assignment],
+) -> Result<u64> {
+    let req = Request::model(M::META, Access::Write, "update_all");
+    let conn = resolve(target, &req)?;
+    let mut w = SqlWriter::new(conn.backend(), 128);
+    let mut binds = Vec::with_capacity(assignments.len());
+    w.push("UPDATE ").ident(M::META.table).push(" SET ");
+    for (i, a) in assignments.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.ident(a.column).push(" = ").param();
+        binds.push(a.value.clone());
+    }
+    parts.write_where(&mut w, &mut binds);
+    let sql = w.finish();
+    Ok(execute(conn, &req, &sql, binds).await?.0)
+}
+
+pub(crate) async fn delete_all<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<u64> {
+    let req = Request::model(M::META, Access::Write, "delete_all");
+    let conn = resolve(target, &req)?;
+    let mut w = SqlWriter::new(conn.backend(), 96);
+    let mut binds = Vec::new();
+    w.push("DELETE FROM ").ident(M::META.table);
+    parts.write_where(&mut w, &mut binds);
+    let sql = w.finish();
+    Ok(execute(conn, &req, &sql, binds).await?.0)
+}
+
+/// Raw rows for raw SQL.
+pub(crate) async fn fetch_rows(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<Vec<Row>> {
+    let span = span(conn.key(), req);
+    let src = ErrSource::of(&conn, req.model);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                fetch_all_on::<DB, _, Row>(x, sql, args, err, |row| Ok(DB::wrap_row(row))).await
+            })
+        },
+        |v| v.len() as u64,
+    )
+    .await
+}

@@ -1,0 +1,191 @@
+//! [`Grant`]: the handle applications hold. It owns the connection handler and routes every
+//! statement to a (database, role, shard) pool.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::context::Context;
+use crate::error::{Error, ReadOnlyReason, Result};
+use crate::exec::{Access, Request};
+use crate::handler::{ConnectionHandler, DatabaseEntry, PoolSlot, PoolStats};
+use crate::role::Role;
+use crate::transaction::Transaction;
+
+/// The handle to every configured database. Cheap to clone; share it across tasks.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use grant_core::{raw, Grant};
+/// let db = Grant::connect("sqlite::memory:").await?;
+/// raw("CREATE TABLE t (id INTEGER PRIMARY KEY)").execute(&db).await?;
+/// assert_eq!(db.default_database(), "primary");
+/// db.close().await;
+/// # Ok::<(), grant_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Grant {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    handler: ConnectionHandler,
+    default: Arc<str>,
+    config: Config,
+}
+
+impl Grant {
+    /// One database named `primary` with no replicas, from a URL; checks that its writer
+    /// answers.
+    pub async fn connect(url: &str) -> Result<Grant> {
+        let grant = Grant::from_config(Config::single(url)?)?;
+        grant.ping(grant.default_database()).await?;
+        Ok(grant)
+    }
+
+    /// Every database of `config`; pools open on first use.
+    pub fn from_config(config: Config) -> Result<Grant> {
+        let handler = ConnectionHandler::from_config(&config)?;
+        Ok(Grant {
+            inner: Arc::new(Inner {
+                handler,
+                default: Arc::from(config.default_database()),
+                config,
+            }),
+        })
+    }
+
+    /// Load `grant.toml` (environment from `GRANT_ENV`) and register its databases.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Grant> {
+        Grant::from_config(Config::from_file(path)?)
+    }
+
+    /// The config this handle was built from.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The default database's name.
+    pub fn default_database(&self) -> &str {
+        &self.inner.default
+    }
+
+    /// The connection handler (pools, runtime registration, stats).
+    pub fn handler(&self) -> &ConnectionHandler {
+        &self.inner.handler
+    }
+
+    /// Statistics of every pool.
+    pub fn stats(&self) -> Vec<PoolStats> {
+        self.inner.handler.stats()
+    }
+
+    /// Check that the writer of `database` (current shard) answers.
+    pub async fn ping(&self, database: &str) -> Result<()> {
+        crate::context::connection()
+            .role(Role::Writing)
+            .run(crate::raw::raw("SELECT 1").on(database).fetch_all(self))
+            .await
+            .map(|_| ())
+    }
+
+    /// Begin a transaction on the default database's writer.
+    pub async fn begin(&self) -> Result<Transaction> {
+        self.begin_on(&self.inner.default.clone()).await
+    }
+
+    /// Begin a transaction on `database`'s writer (of the current scope's shard).
+    pub async fn begin_on(&self, database: &str) -> Result<Transaction> {
+        let entry = self.inner.handler.database(database)?;
+        let shard = Context::current().shard;
+        let slot = entry.targets(shard.as_deref())?.writer().clone();
+        Transaction::begin(&slot, self.inner.default.clone(), entry.readonly()).await
+    }
+
+    /// Close every pool gracefully.
+    pub async fn close(&self) {
+        self.inner.handler.close().await
+    }
+
+    /// Pick the pool for a statement.
+    ///
+    /// Order: the scope's role and shard (`connected_to`) -> the model's routing
+    /// (`connects_to`) -> the default database. Reads use the reading role unless the
+    /// scope says otherwise; writes use the writer and are refused, before any SQL is
+    /// sent, in a reading or prevent-writes scope and on a read-only database.
+    pub(crate) fn route(&self, req: &Request<'_>) -> Result<Arc<PoolSlot>> {
+        let ctx = Context::current();
+        let handler = &self.inner.handler;
+        let database = req.database.unwrap_or(&self.inner.default);
+        let lookup = |name: &str| -> Result<Arc<DatabaseEntry>> {
+            handler.database(name).map_err(|_| Error::UnknownDatabase {
+                database: name.to_string(),
+                model: (req.model != "raw").then_some(req.model),
+            })
+        };
+        let shard = ctx.shard.as_deref();
+        let slot = match req.access {
+            Access::Write => {
+                let role = ctx.role.clone().unwrap_or(Role::Writing);
+                let refuse = |reason| {
+                    Err(Error::ReadOnly {
+                        database: database.to_string(),
+                        role: role.clone(),
+                        reason,
+                    })
+                };
+                if role == Role::Reading {
+                    return refuse(ReadOnlyReason::ReadingRole);
+                }
+                if ctx.prevent_writes {
+                    return refuse(ReadOnlyReason::PreventWrites);
+                }
+                let entry = match &role {
+                    Role::Custom(name) => lookup(&self.custom_entry(database, &role, name)?)?,
+                    _ => lookup(database)?,
+                };
+                if entry.readonly() {
+                    return Err(Error::ReadOnly {
+                        database: entry.name().to_string(),
+                        role,
+                        reason: ReadOnlyReason::ReadonlyDatabase,
+                    });
+                }
+                entry.targets(shard)?.writer().clone()
+            }
+            Access::Read => match ctx.role.as_ref().unwrap_or(&Role::Reading) {
+                Role::Writing => lookup(database)?.targets(shard)?.writer().clone(),
+                Role::Reading => match req.reading {
+                    Some(reading) => lookup(reading)?.targets(shard)?.reader().clone(),
+                    None => lookup(database)?.targets(shard)?.reader().clone(),
+                },
+                role @ Role::Custom(name) => {
+                    let target = self.custom_entry(database, role, name)?;
+                    lookup(&target)?.targets(shard)?.reader().clone()
+                }
+            },
+        };
+        tracing::trace!(
+            model = req.model,
+            database = %slot.key().database,
+            role = %slot.key().role,
+            shard = slot.key().shard.as_deref(),
+            access = ?req.access,
+            "grant: routed"
+        );
+        Ok(slot)
+    }
+
+    fn custom_entry(&self, database: &str, role: &Role, name: &str) -> Result<String> {
+        let entry = self.inner.handler.database(database)?;
+        entry
+            .role_entry(name)
+            .map(str::to_string)
+            .ok_or_else(|| Error::UnknownRole {
+                database: database.to_string(),
+                role: role.clone(),
+            })
+    }
+}

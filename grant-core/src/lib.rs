@@ -1,0 +1,83 @@
+//! # grant-core
+//!
+//! The runtime of [Grant](https://docs.rs/grant), an async ORM for applications that have
+//! outgrown one database: the config ([`Config`]), the registry of pools
+//! ([`ConnectionHandler`]), roles and the task-local routing context ([`connected_to`]),
+//! query building ([`Query`]), the [`Model`] trait and typed [`Error`]s.
+//!
+//! Applications depend on the `grant` facade crate, which re-exports this one together
+//! with the derive macros.
+
+#![warn(missing_docs)]
+
+mod backend;
+pub mod config;
+mod context;
+mod engine;
+mod error;
+mod exec;
+mod grant;
+mod handler;
+mod model;
+pub mod query;
+mod raw;
+mod role;
+mod sql;
+mod transaction;
+mod value;
+
+pub use backend::Backend;
+pub use config::{Config, ConfigError, ConfigErrorKind, DatabaseConfig, PoolConfig, ShardConfig};
+pub use context::{connected_to, connection, spawn, while_preventing_writes, ConnectedTo, Context};
+pub use error::{Error, ReadOnlyReason, Result};
+pub use exec::{Executor, Target};
+pub use grant::Grant;
+pub use handler::{ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolSlot, PoolStats, Targets};
+pub use model::{ColumnMeta, Model, ModelMeta, StatementCache};
+pub use query::{Column, Expr, Order, Query};
+pub use raw::{raw, RawQuery, Row};
+pub use role::Role;
+pub use sql::{SqlWriter, Statements};
+pub use transaction::Transaction;
+pub use value::{ColumnType, SqlType, Timestamp, Value};
+
+/// Re-exports used by code that `#[derive(Model)]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use chrono;
+    pub use sqlx;
+
+    use crate::error::Error;
+
+    /// Wrap a decode failure of `column` of `model`.
+    pub fn decode_error(model: &'static str, column: &'static str, e: sqlx::Error) -> Error {
+        let source = match e {
+            sqlx::Error::ColumnDecode { source, .. } => sqlx::Error::Decode(source),
+            other => other,
+        };
+        Error::Decode {
+            model,
+            column: column.to_string(),
+            source,
+        }
+    }
+
+    /// Convert a generated integer key into the model's key type.
+    pub fn generated_key<K: TryFrom<i64>>(
+        model: &'static str,
+        column: &'static str,
+        value: i64,
+    ) -> Result<K, Error> {
+        K::try_from(value).map_err(|_| Error::KeyOverflow {
+            model,
+            column,
+            value,
+        })
+    }
+
+    /// Compile-time check that a field's type is a column type (spans point at the field).
+    pub const fn assert_column_type<T: crate::ColumnType>() {}
+
+    /// Compile-time check that a timestamp field can be filled with the current time.
+    pub const fn assert_timestamp<T: crate::Timestamp>() {}
+}

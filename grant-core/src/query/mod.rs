@@ -1,0 +1,258 @@
+//! The query builder: `User::query().filter(..).order_by(..).limit(..).all(&db)`.
+
+mod expr;
+
+pub use expr::{Assignment, CmpOp, Column, Direction, Expr, Order};
+
+use std::marker::PhantomData;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::exec::{self, Access};
+use crate::model::Model;
+use crate::sql::SqlWriter;
+use crate::value::Value;
+use crate::Executor;
+
+/// A query over model `M`'s table. Filters added with [`Query::filter`] are joined with AND.
+///
+/// ```
+/// # use grant_core::{Model, Query};
+/// # fn demo<M: Model>(q: Query<M>) -> Query<M> {
+/// q.limit(10).offset(20)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Query<M> {
+    filters: Vec<Expr>,
+    order: Vec<Order>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Default for Query<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a SELECT reads: a built query or raw SQL.
+#[derive(Debug)]
+pub(crate) enum Select<'a> {
+    /// A built query; `limit` overrides the query's own.
+    Query(&'a QueryParts, Option<u64>),
+    /// Raw SQL in the target's dialect, decoded by column name.
+    Raw { sql: &'a str, binds: Vec<Value> },
+}
+
+/// The parts of a query, independent of the model type.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueryParts {
+    pub filters: Vec<Expr>,
+    pub order: Vec<Order>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+impl<M: Model> Query<M> {
+    /// A query with no filter: every row.
+    pub fn new() -> Self {
+        Query {
+            filters: Vec::new(),
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            _model: PhantomData,
+        }
+    }
+
+    /// Add a filter (AND-ed with the others).
+    pub fn filter(mut self, expr: Expr) -> Self {
+        self.filters.push(expr);
+        self
+    }
+
+    /// Add an `ORDER BY` term.
+    pub fn order_by(mut self, order: Order) -> Self {
+        self.order.push(order);
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skip the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    fn parts(&self) -> QueryParts {
+        QueryParts {
+            filters: self.filters.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+
+    fn into_parts(self) -> QueryParts {
+        QueryParts {
+            filters: self.filters,
+            order: self.order,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+
+    /// Every matching row.
+    pub async fn all<'e>(self, executor: impl Executor<'e>) -> Result<Vec<M>> {
+        let parts = self.into_parts();
+        exec::fetch_models::<M>(
+            executor.into_target(),
+            Select::Query(&parts, None),
+            Access::Read,
+        )
+        .await
+    }
+
+    /// The first matching row (ordered by the key when no order is given).
+    pub async fn first<'e>(self, executor: impl Executor<'e>) -> Result<Option<M>> {
+        let mut parts = self.into_parts();
+        if parts.order.is_empty() {
+            parts.order.push(Order {
+                column: M::META.key_column().name,
+                direction: Direction::Asc,
+            });
+        }
+        let rows = exec::fetch_models::<M>(
+            executor.into_target(),
+            Select::Query(&parts, Some(1)),
+            Access::Read,
+        )
+        .await?;
+        Ok(rows.into_iter().next())
+    }
+
+    /// How many rows match (limit and offset apply).
+    pub async fn count<'e>(self, executor: impl Executor<'e>) -> Result<i64> {
+        let parts = self.parts();
+        exec::count::<M>(executor.into_target(), &parts).await
+    }
+
+    /// Whether any row matches.
+    pub async fn exists<'e>(self, executor: impl Executor<'e>) -> Result<bool> {
+        let parts = self.into_parts();
+        exec::exists::<M>(executor.into_target(), &parts).await
+    }
+
+    /// `UPDATE .. SET .. WHERE <filters>`: returns the number of rows changed. Order,
+    /// limit and offset are refused (not every engine can honour them).
+    pub async fn update_all<'e>(
+        self,
+        executor: impl Executor<'e>,
+        assignments: impl IntoIterator<Item = Assignment>,
+    ) -> Result<u64> {
+        let assignments: Vec<Assignment> = assignments.into_iter().collect();
+        if assignments.is_empty() {
+            return Err(Error::InvalidQuery {
+                model: M::META.name,
+                message: "update_all needs at least one assignment".into(),
+            });
+        }
+        for a in &assignments {
+            if a.column == M::META.key_column().name {
+                // Allowed, but worth a trace: changing keys in bulk is rarely intended.
+                tracing::debug!(model = M::META.name, column = a.column, "update_all sets the key");
+            }
+        }
+        let parts = self.checked_for_bulk("update_all")?;
+        exec::update_all::<M>(executor.into_target(), &parts, &assignments).await
+    }
+
+    /// `DELETE .. WHERE <filters>`: returns the number of rows deleted. Order, limit and
+    /// offset are refused.
+    pub async fn delete_all<'e>(self, executor: impl Executor<'e>) -> Result<u64> {
+        let parts = self.checked_for_bulk("delete_all")?;
+        exec::delete_all::<M>(executor.into_target(), &parts).await
+    }
+
+    fn checked_for_bulk(self, what: &str) -> Result<QueryParts> {
+        if !self.order.is_empty() || self.limit.is_some() || self.offset.is_some() {
+            return Err(Error::InvalidQuery {
+                model: M::META.name,
+                message: format!("{what} does not take order_by, limit or offset"),
+            });
+        }
+        Ok(self.into_parts())
+    }
+}
+
+impl QueryParts {
+    /// ` WHERE ..` when there are filters.
+    pub(crate) fn write_where(&self, w: &mut SqlWriter, binds: &mut Vec<Value>) {
+        match self.filters.len() {
+            0 => {}
+            1 => {
+                w.push(" WHERE ");
+                self.filters[0].write(w, binds);
+            }
+            _ => {
+                w.push(" WHERE ");
+                for (i, f) in self.filters.iter().enumerate() {
+                    if i > 0 {
+                        w.push(" AND ");
+                    }
+                    f.write(w, binds);
+                }
+            }
+        }
+    }
+
+    /// ` ORDER BY .. LIMIT .. OFFSET ..`, limits bound as parameters.
+    pub(crate) fn write_tail(&self, w: &mut SqlWriter, binds: &mut Vec<Value>, limit: Option<u64>) {
+        if !self.order.is_empty() {
+            w.push(" ORDER BY ");
+            for (i, o) in self.order.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.ident(o.column).push(match o.direction {
+                    Direction::Asc => " ASC",
+                    Direction::Desc => " DESC",
+                });
+            }
+        }
+        let limit = match (limit, self.limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(n) = limit {
+            w.push(" LIMIT ").param();
+            binds.push(Value::I64(clamp(n)));
+        }
+        if let Some(n) = self.offset {
+            if limit.is_none() {
+                match w.backend() {
+                    Backend::MySql => {
+                        w.push(" LIMIT 18446744073709551615");
+                    }
+                    Backend::Sqlite => {
+                        w.push(" LIMIT -1");
+                    }
+                    Backend::Postgres => {}
+                }
+            }
+            w.push(" OFFSET ").param();
+            binds.push(Value::I64(clamp(n)));
+        }
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,142 @@
+//! The raw-SQL escape hatch. Statements are written in the target engine's dialect
+//! (`$1` on PostgreSQL, `?` elsewhere) and still go through routing: `fetch` reads
+//! (reading role unless the scope says otherwise), `execute` writes (refused on
+//! read-only targets before any SQL is sent).
+
+use std::borrow::Cow;
+
+use sqlx::mysql::MySqlRow;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column as _, Row as _};
+
+use crate::error::{Error, Result};
+use crate::exec::{self, Access, Request};
+use crate::value::{ColumnType, Value};
+use crate::Executor;
+
+/// A raw SQL statement with bound values. Start one with [`raw`].
+#[derive(Debug, Clone)]
+#[must_use = "a raw query does nothing until fetched or executed"]
+pub struct RawQuery {
+    sql: Cow<'static, str>,
+    binds: Vec<Value>,
+    database: Option<String>,
+}
+
+/// A raw SQL statement, routed like any other.
+///
+/// ```no_run
+/// # async fn demo(db: &grant_core::Grant) -> grant_core::Result<()> {
+/// use grant_core::raw;
+/// let rows = raw("SELECT name FROM users WHERE id = ?").bind(1i64).fetch_all(db).await?;
+/// let name: String = rows[0].get("name")?;
+/// raw("DELETE FROM sessions").on("primary").execute(db).await?;
+/// # Ok(()) }
+/// ```
+pub fn raw(sql: impl Into<Cow<'static, str>>) -> RawQuery {
+    RawQuery {
+        sql: sql.into(),
+        binds: Vec::new(),
+        database: None,
+    }
+}
+
+impl RawQuery {
+    /// Bind the next placeholder's value.
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.binds.push(value.into());
+        self
+    }
+
+    /// Run on database `name` (default: the config's default database).
+    pub fn on(mut self, database: impl Into<String>) -> Self {
+        self.database = Some(database.into());
+        self
+    }
+
+
+    /// Every row (a read).
+    pub async fn fetch_all<'e>(self, executor: impl Executor<'e>) -> Result<Vec<Row>> {
+        let req = request(&self.database, Access::Read, "raw_fetch");
+        let conn = exec::resolve(executor.into_target(), &req)?;
+        exec::fetch_rows(conn, &req, &self.sql, self.binds).await
+    }
+
+    /// The first row, if any (a read).
+    pub async fn fetch_optional<'e>(self, executor: impl Executor<'e>) -> Result<Option<Row>> {
+        Ok(self.fetch_all(executor).await?.into_iter().next())
+    }
+
+    /// Run a statement that writes; returns the number of rows affected.
+    pub async fn execute<'e>(self, executor: impl Executor<'e>) -> Result<u64> {
+        let req = request(&self.database, Access::Write, "raw_execute");
+        let conn = exec::resolve(executor.into_target(), &req)?;
+        Ok(exec::execute(conn, &req, &self.sql, self.binds).await?.0)
+    }
+}
+
+/// A row returned by raw SQL, from any engine.
+pub enum Row {
+    /// A PostgreSQL row.
+    Postgres(PgRow),
+    /// A MariaDB/MySQL row.
+    MySql(MySqlRow),
+    /// A SQLite row.
+    Sqlite(SqliteRow),
+}
+
+impl Row {
+    /// The value of column `name`.
+    pub fn get<T: ColumnType>(&self, name: &str) -> Result<T> {
+        match self {
+            Row::Postgres(r) => T::decode_pg(r, name),
+            Row::MySql(r) => T::decode_mysql(r, name),
+            Row::Sqlite(r) => T::decode_sqlite(r, name),
+        }
+        .map_err(|e| decode_error(name.to_string(), e))
+    }
+
+    /// The value of the column at `index` (from 0).
+    pub fn get_at<T: ColumnType>(&self, index: usize) -> Result<T> {
+        match self {
+            Row::Postgres(r) => T::decode_pg(r, index),
+            Row::MySql(r) => T::decode_mysql(r, index),
+            Row::Sqlite(r) => T::decode_sqlite(r, index),
+        }
+        .map_err(|e| decode_error(format!("#{index}"), e))
+    }
+
+    /// The column names, in order.
+    pub fn columns(&self) -> Vec<&str> {
+        match self {
+            Row::Postgres(r) => r.columns().iter().map(|c| c.name()).collect(),
+            Row::MySql(r) => r.columns().iter().map(|c| c.name()).collect(),
+            Row::Sqlite(r) => r.columns().iter().map(|c| c.name()).collect(),
+        }
+    }
+}
+
+fn request<'a>(database: &'a Option<String>, access: Access, op: &'static str) -> Request<'a> {
+    Request {
+        model: "raw",
+        database: database.as_deref(),
+        reading: None,
+        access,
+        op,
+    }
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row").field("columns", &self.columns()).finish()
+    }
+}
+
+fn decode_error(column: String, e: sqlx::Error) -> Error {
+    Error::Decode {
+        model: "raw",
+        column,
+        source: e,
+    }
+}

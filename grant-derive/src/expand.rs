@@ -1,0 +1,192 @@
+//! Generating the `grant::Model` implementation from a parsed [`ModelInput`].
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::parse::{FieldInput, ModelInput, TimestampKind};
+
+pub fn expand(m: &ModelInput) -> TokenStream {
+    let ident = &m.ident;
+    let name = ident.to_string();
+    let table = &m.table;
+    let columns: Vec<&FieldInput> = m.fields.iter().filter(|f| !f.skip).collect();
+    let key_field = &m.fields[m.primary_key];
+    let key_ident = &key_field.ident;
+    let key_ty = &key_field.ty;
+    let key_column = &key_field.column;
+    let key_index = columns
+        .iter()
+        .position(|f| f.ident == key_field.ident)
+        .expect("the key is a column");
+    let auto = m.auto_increment;
+    let database = opt_str(&m.database);
+    let reading = opt_str(&m.reading);
+
+    let handles = columns.iter().map(|f| {
+        let konst = format_ident!("{}", f.name().to_uppercase(), span = f.ident.span());
+        let handle_ty = f.inner.as_ref().unwrap_or(&f.ty);
+        let column = &f.column;
+        let doc = format!("The `{column}` column of `{table}`.");
+        quote! {
+            #[doc = #doc]
+            pub const #konst: ::grant::Column<#ident, #handle_ty> = ::grant::Column::new(#column);
+        }
+    });
+
+    let asserts = columns.iter().map(|f| {
+        let ty = &f.ty;
+        let timestamp = f.timestamp.map(|_| {
+            quote_spanned! {ty.span()=>
+                const _: () = ::grant::__private::assert_timestamp::<#ty>();
+            }
+        });
+        quote_spanned! {ty.span()=>
+            const _: () = ::grant::__private::assert_column_type::<#ty>();
+            #timestamp
+        }
+    });
+
+    let metas = columns.iter().map(|f| {
+        let ty = &f.ty;
+        let column = &f.column;
+        let field = f.name();
+        quote! {
+            ::grant::ColumnMeta {
+                name: #column,
+                field: #field,
+                sql_type: <#ty as ::grant::ColumnType>::SQL_TYPE,
+                nullable: <#ty as ::grant::ColumnType>::NULLABLE,
+            }
+        }
+    });
+    let n_columns = columns.len();
+
+    let values = columns.iter().map(|f| {
+        let id = &f.ident;
+        quote! { ::grant::ColumnType::to_value(&self.#id) }
+    });
+
+    let set_generated = if auto {
+        quote! {
+            self.#key_ident = ::grant::__private::generated_key::<#key_ty>(#name, #key_column, key)?;
+            ::core::result::Result::Ok(())
+        }
+    } else {
+        quote! {
+            let _ = key;
+            ::core::result::Result::Ok(())
+        }
+    };
+
+    let touches = m.fields.iter().filter_map(|f| {
+        let id = &f.ident;
+        match f.timestamp? {
+            TimestampKind::Created => Some(quote! {
+                if inserting { ::grant::Timestamp::set_now(&mut self.#id, now); }
+            }),
+            TimestampKind::Updated => Some(quote! {
+                ::grant::Timestamp::set_now(&mut self.#id, now);
+            }),
+        }
+    });
+
+    let decode = |method: &str| {
+        let method = format_ident!("{}", method);
+        let mut position = 0usize;
+        let inits = m.fields.iter().map(|f| {
+            let id = &f.ident;
+            if f.skip {
+                return quote! { #id: ::core::default::Default::default() };
+            }
+            let ty = &f.ty;
+            let column = &f.column;
+            let index = position;
+            position += 1;
+            quote! {
+                #id: if by_name {
+                    <#ty as ::grant::ColumnType>::#method(row, #column)
+                } else {
+                    <#ty as ::grant::ColumnType>::#method(row, #index)
+                }
+                .map_err(|e| ::grant::__private::decode_error(#name, #column, e))?
+            }
+        });
+        quote! { ::core::result::Result::Ok(Self { #(#inits,)* }) }
+    };
+    let from_pg = decode("decode_pg");
+    let from_mysql = decode("decode_mysql");
+    let from_sqlite = decode("decode_sqlite");
+
+    quote! {
+        impl #ident {
+            #(#handles)*
+        }
+
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, clippy::all)]
+        const _: () = {
+            #(#asserts)*
+
+            static __GRANT_STATEMENTS: ::grant::StatementCache = ::grant::StatementCache::new();
+            static __GRANT_COLUMNS: [::grant::ColumnMeta; #n_columns] = [#(#metas),*];
+            static __GRANT_META: ::grant::ModelMeta = ::grant::ModelMeta {
+                name: #name,
+                table: #table,
+                columns: &__GRANT_COLUMNS,
+                primary_key: #key_index,
+                auto_increment: #auto,
+                database: #database,
+                reading: #reading,
+                statements: &__GRANT_STATEMENTS,
+            };
+
+            impl ::grant::Model for #ident {
+                type Key = #key_ty;
+
+                const META: &'static ::grant::ModelMeta = &__GRANT_META;
+
+                #[inline]
+                fn key(&self) -> #key_ty {
+                    ::core::clone::Clone::clone(&self.#key_ident)
+                }
+
+                fn values(&self) -> ::std::vec::Vec<::grant::Value> {
+                    ::std::vec![#(#values),*]
+                }
+
+                fn set_key(&mut self, key: #key_ty) {
+                    self.#key_ident = key;
+                }
+
+                fn set_generated_key(&mut self, key: i64) -> ::grant::Result<()> {
+                    #set_generated
+                }
+
+                #[allow(unused_variables)]
+                fn touch(&mut self, now: ::grant::__private::chrono::DateTime<::grant::__private::chrono::Utc>, inserting: bool) {
+                    #(#touches)*
+                }
+
+                fn from_pg_row(row: &::grant::__private::sqlx::postgres::PgRow, by_name: bool) -> ::grant::Result<Self> {
+                    #from_pg
+                }
+
+                fn from_mysql_row(row: &::grant::__private::sqlx::mysql::MySqlRow, by_name: bool) -> ::grant::Result<Self> {
+                    #from_mysql
+                }
+
+                fn from_sqlite_row(row: &::grant::__private::sqlx::sqlite::SqliteRow, by_name: bool) -> ::grant::Result<Self> {
+                    #from_sqlite
+                }
+            }
+        };
+    }
+}
+
+fn opt_str(v: &Option<String>) -> TokenStream {
+    match v {
+        Some(s) => quote! { ::core::option::Option::Some(#s) },
+        None => quote! { ::core::option::Option::None },
+    }
+}
