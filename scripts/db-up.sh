@@ -350,6 +350,8 @@ ensure_pg_replica() {
         reason="data directory is not a standby"
       elif pg_replica_start; then
         acts+=(started)
+      elif [ -n "$(ss -Hltn "sport = :$PG_REPLICA_PORT" 2>/dev/null)" ]; then
+        die "PostgreSQL replica cannot start: 127.0.0.1:$PG_REPLICA_PORT is in use by another process"
       else
         reason="it failed to start"
       fi
@@ -445,6 +447,12 @@ EOF
   fi
   IFS=$'\t' read -r sid lb fmt < <(my_p -e 'select @@server_id, @@log_bin, @@binlog_format') \
     || die "cannot log in as root@127.0.0.1 (empty password) on :$MY_PRIMARY_PORT"
+  if [ "$lb" = 1 ] && { [ "$sid" != 1 ] || [ "$fmt" != ROW ]; }; then
+    # Both are dynamic (a test may have changed them at runtime): no restart needed.
+    my_p -e 'SET GLOBAL server_id = 1; SET GLOBAL binlog_format = ROW'
+    acts+=("reset server_id=$sid binlog_format=$fmt")
+    sid=1 fmt=ROW
+  fi
   if [ "$sid" != 1 ] || [ "$lb" != 1 ] || [ "$fmt" != ROW ]; then
     note "mariadb primary: restarting to enable server-id=1, log-bin, binlog_format=ROW"
     mariadb-admin --no-defaults --protocol=tcp -h 127.0.0.1 -P "$MY_PRIMARY_PORT" -u root shutdown >/dev/null 2>&1 || true
@@ -632,6 +640,9 @@ ensure_mariadb_replica() {
   fi
   if [ -n "$reason" ]; then
     my_replica_build "$reason"; acts+=(built)
+  fi
+  if [ "$(my_r -e 'select @@global.read_only')" != 1 ]; then   # a test may have turned it off
+    my_r -e 'SET GLOBAL read_only = 1'; acts+=("read_only=1")
   fi
   local v0; v0=$(now)
   if ! my_verify_replication "$VERIFY_SECS"; then
