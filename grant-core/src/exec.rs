@@ -185,6 +185,17 @@ impl ErrCtx<'_> {
             sqlx::Error::PoolTimedOut => {
                 if let Some(slot) = self.slot {
                     slot.note_timeout();
+                    // sqlx retries refused connections until the acquire timeout; with no
+                    // connection open at all, the pool was not exhausted: the server is
+                    // down or unreachable.
+                    if slot.created().is_some_and(|p| p.size() == 0) {
+                        return Error::Connect {
+                            database,
+                            role,
+                            shard,
+                            source: sqlx::Error::PoolTimedOut,
+                        };
+                    }
                 }
                 Error::PoolTimeout {
                     database,

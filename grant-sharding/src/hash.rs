@@ -44,11 +44,12 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// use grant_sharding::{ShardResolver, ShardValue, StableHash};
 ///
 /// let hash = StableHash::new(["shard_0", "shard_1", "shard_2", "shard_3"])?;
-/// assert_eq!(StableHash::key_hash(&ShardValue::Int(1))?, 0x0e9c_a6cf_e6f3_1e86);
-/// assert_eq!(hash.resolve(&ShardValue::Int(1))?, "shard_0");
-/// assert_eq!(hash.resolve(&ShardValue::from("alice"))?, "shard_2");
+/// // Bytes 01 00 00 00 00 00 00 00 2a, FNV-1a 64, then jump hash into 4 buckets.
+/// assert_eq!(StableHash::key_hash(&ShardValue::Int(42))?, 0x529a_16dc_8ff5_0e4a);
+/// assert_eq!(hash.resolve(&ShardValue::Int(42))?, "shard_1");
+/// assert_eq!(hash.resolve(&ShardValue::from("alice"))?, "shard_3");
 /// // Same key, same shard, whatever the integer type.
-/// assert_eq!(hash.resolve(&ShardValue::UInt(1))?, "shard_0");
+/// assert_eq!(hash.resolve(&ShardValue::from(42_u64))?, "shard_1");
 /// # Ok::<(), grant_sharding::ShardError>(())
 /// ```
 #[derive(Debug, Clone)]

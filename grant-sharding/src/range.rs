@@ -1,6 +1,7 @@
 //! [`Range`]: contiguous integer ranges, each owned by one shard.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use crate::error::check_shard_name;
 use crate::{ShardError, ShardResolver, ShardValue};
@@ -139,12 +140,11 @@ impl ShardResolver for Range {
     }
 
     fn shards(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::with_capacity(self.shards.len());
-        for shard in &self.shards {
-            if !out.contains(&shard.as_str()) {
-                out.push(shard);
-            }
-        }
-        out
+        let mut seen = BTreeSet::new();
+        self.shards
+            .iter()
+            .map(String::as_str)
+            .filter(|shard| seen.insert(*shard))
+            .collect()
     }
 }

@@ -144,11 +144,15 @@ fn from_env(backend: Backend, var: &str, replica_var: &str) -> Option<Engine> {
             replica_url: std::env::var(replica_var).ok().filter(|u| !u.is_empty()),
         }),
         _ => {
-            eprintln!("skipped: {var} not set (run scripts/db-up.sh and export its output)");
+            skip_note(var);
             None
         }
     }
 }
+
+/// Server tests of one test binary share tables: they take this lock to run one at a time.
+/// (SQLite tests use a file each and need no lock.)
+pub static SERVER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Run `$body` (an async fn taking `&Engine`) on SQLite, PostgreSQL and MariaDB, as three tests.
 #[macro_export]
@@ -162,15 +166,36 @@ macro_rules! on_every_engine {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(e) = $crate::common::Engine::postgres() {
+                    let _serial = $crate::common::SERVER_LOCK.lock().await;
                     super::$body(&e).await;
                 }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn mariadb() {
                 if let Some(e) = $crate::common::Engine::mariadb() {
+                    let _serial = $crate::common::SERVER_LOCK.lock().await;
                     super::$body(&e).await;
                 }
             }
         }
     };
+}
+
+/// Say once per test binary, past the test harness's output capture, that a suite skipped.
+fn skip_note(var: &str) {
+    use std::io::Write;
+    use std::sync::Mutex;
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if said.iter().any(|v| v == var) {
+        return;
+    }
+    said.push(var.to_string());
+    let binary = std::env::args().next().unwrap_or_default();
+    let binary = binary.rsplit('/').next().unwrap_or_default().to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: the {} tests of {binary}: {var} is not set (run `eval \"$(bash scripts/db-up.sh)\"` first)",
+        if var.contains("POSTGRES") { "PostgreSQL" } else { "MariaDB" },
+    );
 }

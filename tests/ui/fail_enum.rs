@@ -1,0 +1,9 @@
+use grant::Model;
+
+#[derive(Model)]
+enum Status {
+    Active,
+    Banned,
+}
+
+fn main() {}
