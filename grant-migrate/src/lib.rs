@@ -257,7 +257,7 @@ impl Migrator {
         let mut todo = Vec::new();
         let mut errors = Vec::new();
         for (t, result) in checks {
-            match result.and_then(|r| r) {
+            match result {
                 Ok(Some(m)) => todo.push((t, m)),
                 Ok(None) => {
                     tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: nothing to revert");
@@ -435,39 +435,39 @@ async fn choose_revert(
     grant: Grant,
     t: Target,
     migrations: Arc<Vec<Migration>>,
-) -> Result<Result<Option<Migration>>> {
+) -> Result<Option<Migration>> {
     let applied = t.clone().scope(target::read_applied(&grant, &t)).await?;
     let Some(last) = applied.iter().max_by_key(|a| a.version) else {
-        return Ok(Ok(None));
+        return Ok(None);
     };
     let Some(m) = migrations.iter().find(|m| m.version == last.version) else {
-        return Ok(Err(MigrateError::MissingFile {
+        return Err(MigrateError::MissingFile {
             database: t.database.to_string(),
             shard: t.shard_name(),
             version: last.version,
             name: last.name.clone(),
-        }));
+        });
     };
     if m.checksum != last.checksum {
-        return Ok(Err(MigrateError::ChecksumMismatch {
+        return Err(MigrateError::ChecksumMismatch {
             database: t.database.to_string(),
             shard: t.shard_name(),
             version: m.version,
             file: m.path.clone(),
             recorded: last.checksum.clone(),
             actual: m.checksum.clone(),
-        }));
+        });
     }
     if m.down.is_none() {
-        return Ok(Err(MigrateError::NoDownMigration {
+        return Err(MigrateError::NoDownMigration {
             database: t.database.to_string(),
             shard: t.shard_name(),
             version: m.version,
             file: m.path.clone(),
             expected: target::down_path(&m.path),
-        }));
+        });
     }
-    Ok(Ok(Some(m.clone())))
+    Ok(Some(m.clone()))
 }
 
 /// Why a whole database is not migrated, if it is not.

@@ -128,7 +128,9 @@ pub(crate) fn check_date(year: i32, month: u32, day: u32) -> Result<(), String> 
         _ => 31,
     };
     if !(1..=days).contains(&day) {
-        return Err(format!("day {day} is not in 1..={days} for {year:04}-{month:02}"));
+        return Err(format!(
+            "day {day} is not in 1..={days} for {year:04}-{month:02}"
+        ));
     }
     Ok(())
 }
