@@ -52,17 +52,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     println!("\n== inserts (writer)");
-    let mut ursula = Author { id: 0, name: "Ursula K. Le Guin".into(), created_at: Default::default() };
+    let mut ursula = Author {
+        id: 0,
+        name: "Ursula K. Le Guin".into(),
+        created_at: Default::default(),
+    };
     ursula.insert(&db).await?;
-    println!("inserted {} with id {} at {}", ursula.name, ursula.id, ursula.created_at);
+    println!(
+        "inserted {} with id {} at {}",
+        ursula.name, ursula.id, ursula.created_at
+    );
     let mut books = vec![
-        book(ursula.id, "A Wizard of Earthsea", 1968, Some("978-0-553-38304-8")),
+        book(
+            ursula.id,
+            "A Wizard of Earthsea",
+            1968,
+            Some("978-0-553-38304-8"),
+        ),
         book(ursula.id, "The Left Hand of Darkness", 1969, None),
         book(ursula.id, "The Dispossessed", 1974, None),
         book(ursula.id, "The Lathe of Heaven", 1971, None),
     ];
     let n = Book::insert_all(&db, &mut books).await?;
-    println!("inserted {n} books in one statement; ids {:?}", books.iter().map(|b| b.id).collect::<Vec<_>>());
+    println!(
+        "inserted {n} books in one statement; ids {:?}",
+        books.iter().map(|b| b.id).collect::<Vec<_>>()
+    );
 
     println!("\n== queries (reads: the reading role)");
     let found = Book::get(&db, books[0].id).await?;
@@ -72,18 +87,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .order_by(Book::YEAR.asc())
         .all(&db)
         .await?;
-    println!("1970s: {:?}", seventies.iter().map(|b| &b.title).collect::<Vec<_>>());
-    let without_isbn = Book::query().filter(Book::ISBN.is_null()).count(&db).await?;
+    println!(
+        "1970s: {:?}",
+        seventies.iter().map(|b| &b.title).collect::<Vec<_>>()
+    );
+    let without_isbn = Book::query()
+        .filter(Book::ISBN.is_null())
+        .count(&db)
+        .await?;
     println!("books without an ISBN: {without_isbn}");
 
     println!("\n== update and a transaction (writer)");
-    let mut lathe = Book::find_by(&db, Book::TITLE.like("The Lathe%")).await?.ok_or("missing")?;
+    let mut lathe = Book::find_by(&db, Book::TITLE.like("The Lathe%"))
+        .await?
+        .ok_or("missing")?;
     lathe.isbn = Some("978-1-4165-5696-0".into());
     lathe.update(&db).await?;
     let mut tx = db.begin().await?;
     let mut extra = book(ursula.id, "The Word for World Is Forest", 1972, None);
     extra.insert(&mut tx).await?;
-    println!("inside the transaction: {} books", Book::query().count(&mut tx).await?);
+    println!(
+        "inside the transaction: {} books",
+        Book::query().count(&mut tx).await?
+    );
     tx.rollback().await?;
     println!("after rollback: {} books", Book::query().count(&db).await?);
 
@@ -123,7 +149,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn book(author_id: i64, title: &str, year: i32, isbn: Option<&str>) -> Book {
-    Book { id: 0, author_id, title: title.into(), year, isbn: isbn.map(Into::into) }
+    Book {
+        id: 0,
+        author_id,
+        title: title.into(),
+        year,
+        isbn: isbn.map(Into::into),
+    }
 }
 
 /// Prints one line per statement from Grant's `tracing` spans: where it went and how long
@@ -140,7 +172,10 @@ mod statement_log {
 
     impl Visit for Fields {
         fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0.push((field.name(), format!("{value:?}").trim_matches('"').to_string()));
+            self.0.push((
+                field.name(),
+                format!("{value:?}").trim_matches('"').to_string(),
+            ));
         }
     }
 
@@ -169,8 +204,17 @@ mod statement_log {
         fn on_close(&self, id: Id, ctx: Context<'_, S>) {
             let Some(span) = ctx.span(&id) else { return };
             let ext = span.extensions();
-            let Some(fields) = ext.get::<Fields>() else { return };
-            let get = |k: &str| fields.0.iter().rev().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
+            let Some(fields) = ext.get::<Fields>() else {
+                return;
+            };
+            let get = |k: &str| {
+                fields
+                    .0
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.as_str())
+            };
             println!(
                 "   -> {}/{} {:<10} {:<7} rows={:<3} {}us",
                 get("database").unwrap_or("?"),

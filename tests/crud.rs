@@ -58,7 +58,10 @@ async fn crud(e: &Engine) {
     assert_eq!(found.name, "Ann");
     assert_eq!(found.age, 31);
     assert_eq!(found.email, None);
-    assert!(found.scratch.is_empty(), "skipped fields come back as Default");
+    assert!(
+        found.scratch.is_empty(),
+        "skipped fields come back as Default"
+    );
     assert_eq!(found.created_at, ann.created_at);
     assert!(Person::find(&db, 999_999).await.unwrap().is_none());
     let err = Person::get(&db, 999_999).await.unwrap_err();
@@ -71,7 +74,10 @@ async fn crud(e: &Engine) {
     assert_eq!(again.email.as_deref(), Some("ann@example.com"));
     assert_eq!(again.age, 32);
 
-    let by = Person::find_by(&db, Person::NAME.eq("Bob")).await.unwrap().unwrap();
+    let by = Person::find_by(&db, Person::NAME.eq("Bob"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by.id, bob.id);
 
     assert!(bob.delete(&db).await.unwrap());
@@ -92,14 +98,22 @@ async fn queries(e: &Engine) {
         })
         .collect();
     assert_eq!(Person::insert_all(&db, &mut rows).await.unwrap(), 20);
-    assert!(rows.windows(2).all(|w| w[1].id == w[0].id + 1), "keys filled in order");
+    assert!(
+        rows.windows(2).all(|w| w[1].id == w[0].id + 1),
+        "keys filled in order"
+    );
     let first = Person::get(&db, rows[0].id).await.unwrap();
     assert_eq!(first.name, "p00");
 
-    let q = Person::query().filter(Person::AGE.ge(10)).filter(Person::AGE.lt(15));
+    let q = Person::query()
+        .filter(Person::AGE.ge(10))
+        .filter(Person::AGE.lt(15));
     assert_eq!(q.clone().count(&db).await.unwrap(), 5);
     let got = q.order_by(Person::AGE.desc()).all(&db).await.unwrap();
-    assert_eq!(got.iter().map(|p| p.age).collect::<Vec<_>>(), vec![14, 13, 12, 11, 10]);
+    assert_eq!(
+        got.iter().map(|p| p.age).collect::<Vec<_>>(),
+        vec![14, 13, 12, 11, 10]
+    );
 
     let page = Person::query()
         .order_by(Person::AGE.asc())
@@ -108,30 +122,130 @@ async fn queries(e: &Engine) {
         .all(&db)
         .await
         .unwrap();
-    assert_eq!(page.iter().map(|p| p.age).collect::<Vec<_>>(), vec![4, 5, 6]);
-    let tail = Person::query().order_by(Person::AGE.asc()).offset(18).all(&db).await.unwrap();
+    assert_eq!(
+        page.iter().map(|p| p.age).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+    let tail = Person::query()
+        .order_by(Person::AGE.asc())
+        .offset(18)
+        .all(&db)
+        .await
+        .unwrap();
     assert_eq!(tail.len(), 2);
-    assert_eq!(Person::query().limit(3).offset(18).count(&db).await.unwrap(), 2);
+    assert_eq!(
+        Person::query()
+            .limit(3)
+            .offset(18)
+            .count(&db)
+            .await
+            .unwrap(),
+        2
+    );
 
-    assert_eq!(Person::query().filter(Person::EMAIL.is_null()).count(&db).await.unwrap(), 10);
-    assert_eq!(Person::query().filter(Person::EMAIL.is_not_null()).count(&db).await.unwrap(), 10);
-    assert_eq!(Person::query().filter(Person::AGE.is_in([1, 2, 3, 99])).count(&db).await.unwrap(), 3);
-    assert_eq!(Person::query().filter(Person::AGE.is_in(Vec::<i32>::new())).count(&db).await.unwrap(), 0);
-    assert_eq!(Person::query().filter(Person::NAME.like("p1%")).count(&db).await.unwrap(), 10);
-    assert_eq!(Person::query().filter(Person::AGE.ne(0)).count(&db).await.unwrap(), 19);
-    assert_eq!(Person::query().filter(Person::AGE.le(2)).count(&db).await.unwrap(), 3);
-    assert_eq!(Person::query().filter(Person::AGE.gt(17)).count(&db).await.unwrap(), 2);
+    assert_eq!(
+        Person::query()
+            .filter(Person::EMAIL.is_null())
+            .count(&db)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::EMAIL.is_not_null())
+            .count(&db)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.is_in([1, 2, 3, 99]))
+            .count(&db)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.is_in(Vec::<i32>::new()))
+            .count(&db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::NAME.like("p1%"))
+            .count(&db)
+            .await
+            .unwrap(),
+        10
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.ne(0))
+            .count(&db)
+            .await
+            .unwrap(),
+        19
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.le(2))
+            .count(&db)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.gt(17))
+            .count(&db)
+            .await
+            .unwrap(),
+        2
+    );
     let either = Person::AGE.eq(1).or(Person::AGE.eq(19));
-    assert_eq!(Person::query().filter(either.clone()).count(&db).await.unwrap(), 2);
-    assert_eq!(Person::query().filter(!either).count(&db).await.unwrap(), 18);
+    assert_eq!(
+        Person::query()
+            .filter(either.clone())
+            .count(&db)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        Person::query().filter(!either).count(&db).await.unwrap(),
+        18
+    );
     let both = Person::AGE.gt(5).and(Person::EMAIL.is_null());
     assert_eq!(Person::query().filter(both).count(&db).await.unwrap(), 7);
 
-    let first = Person::query().filter(Person::AGE.gt(7)).first(&db).await.unwrap().unwrap();
+    let first = Person::query()
+        .filter(Person::AGE.gt(7))
+        .first(&db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(first.age, 8, "first orders by key");
-    assert!(Person::query().filter(Person::AGE.gt(100)).first(&db).await.unwrap().is_none());
-    assert!(Person::query().filter(Person::AGE.eq(3)).exists(&db).await.unwrap());
-    assert!(!Person::query().filter(Person::AGE.eq(300)).exists(&db).await.unwrap());
+    assert!(Person::query()
+        .filter(Person::AGE.gt(100))
+        .first(&db)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(Person::query()
+        .filter(Person::AGE.eq(3))
+        .exists(&db)
+        .await
+        .unwrap());
+    assert!(!Person::query()
+        .filter(Person::AGE.eq(300))
+        .exists(&db)
+        .await
+        .unwrap());
 
     let n = Person::query()
         .filter(Person::AGE.lt(5))
@@ -139,19 +253,46 @@ async fn queries(e: &Engine) {
         .await
         .unwrap();
     assert_eq!(n, 5);
-    assert_eq!(Person::query().filter(Person::AGE.eq(100)).count(&db).await.unwrap(), 5);
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.eq(100))
+            .count(&db)
+            .await
+            .unwrap(),
+        5
+    );
     let n = Person::query()
         .filter(Person::AGE.eq(100))
         .update_all(&db, [Person::EMAIL.set_null()])
         .await
         .unwrap();
     assert_eq!(n, 5);
-    assert_eq!(Person::query().filter(Person::AGE.eq(100)).delete_all(&db).await.unwrap(), 5);
+    assert_eq!(
+        Person::query()
+            .filter(Person::AGE.eq(100))
+            .delete_all(&db)
+            .await
+            .unwrap(),
+        5
+    );
     assert_eq!(Person::query().count(&db).await.unwrap(), 15);
 
     let err = Person::query().limit(1).delete_all(&db).await.unwrap_err();
-    assert!(matches!(err, grant::Error::InvalidQuery { model: "Person", .. }), "{err}");
-    assert_eq!(Person::query().count(&db).await.unwrap(), 15, "nothing deleted");
+    assert!(
+        matches!(
+            err,
+            grant::Error::InvalidQuery {
+                model: "Person",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        Person::query().count(&db).await.unwrap(),
+        15,
+        "nothing deleted"
+    );
     let none: [grant::query::Assignment; 0] = [];
     assert!(Person::query().update_all(&db, none).await.is_err());
 

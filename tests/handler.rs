@@ -49,7 +49,10 @@ on_every_engine!(lazy_pools_and_stats);
 async fn runtime_registration(e: &Engine) {
     let db = e.grant();
     let err = TenantItem::find(&db, 1).await.unwrap_err();
-    assert!(matches!(&err, Error::UnknownDatabase { database, .. } if database == "tenant_a"), "{err}");
+    assert!(
+        matches!(&err, Error::UnknownDatabase { database, .. } if database == "tenant_a"),
+        "{err}"
+    );
 
     let url = match e.backend {
         grant::Backend::Sqlite => common::sqlite_file("tenant"),
@@ -62,7 +65,10 @@ async fn runtime_registration(e: &Engine) {
         .handler()
         .add_database("tenant_a", DatabaseConfig::new(&url))
         .unwrap_err();
-    assert!(matches!(&err, Error::DuplicateDatabase { database } if database == "tenant_a"), "{err}");
+    assert!(
+        matches!(&err, Error::DuplicateDatabase { database } if database == "tenant_a"),
+        "{err}"
+    );
     let err = db
         .handler()
         .add_database("tenant_b", DatabaseConfig::new("oracle://x"))
@@ -70,7 +76,11 @@ async fn runtime_registration(e: &Engine) {
     assert!(err.to_string().contains("tenant_b"), "{err}");
 
     grant::connected_to(Role::Writing, async {
-        raw("DROP TABLE IF EXISTS handler_items").on("tenant_a").execute(&db).await.unwrap();
+        raw("DROP TABLE IF EXISTS handler_items")
+            .on("tenant_a")
+            .execute(&db)
+            .await
+            .unwrap();
         raw(e.ddl("CREATE TABLE handler_items (id {pk}, label {text} NOT NULL)"))
             .on("tenant_a")
             .execute(&db)
@@ -78,10 +88,17 @@ async fn runtime_registration(e: &Engine) {
             .unwrap();
     })
     .await;
-    let mut item = TenantItem { id: 0, label: "x".into() };
+    let mut item = TenantItem {
+        id: 0,
+        label: "x".into(),
+    };
     item.insert(&db).await.unwrap();
     assert_eq!(TenantItem::get(&db, item.id).await.unwrap(), item);
-    assert!(db.handler().database_names().iter().any(|n| &**n == "tenant_a"));
+    assert!(db
+        .handler()
+        .database_names()
+        .iter()
+        .any(|n| &**n == "tenant_a"));
 
     db.handler().remove_database("tenant_a").await.unwrap();
     let err = TenantItem::find(&db, item.id).await.unwrap_err();
@@ -133,11 +150,20 @@ async fn server_down_is_a_typed_error() {
             matches!(&err, Error::Connect { database, .. } if database == "primary"),
             "{url}: {err:?}"
         );
-        assert!(err.to_string().contains("cannot connect to database `primary`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("cannot connect to database `primary`"),
+            "{err}"
+        );
         assert_eq!(db.stats()[0].size, 0);
     }
-    let err = Grant::connect("sqlite:///nonexistent-dir/x/y.db").await.unwrap_err();
-    assert!(matches!(err, Error::Connect { .. } | Error::Database { .. }), "{err:?}");
+    let err = Grant::connect("sqlite:///nonexistent-dir/x/y.db")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Connect { .. } | Error::Database { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

@@ -24,7 +24,10 @@ struct Fields(Vec<(String, String)>);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push((field.name().to_string(), format!("{value:?}").trim_matches('"').to_string()));
+        self.0.push((
+            field.name().to_string(),
+            format!("{value:?}").trim_matches('"').to_string(),
+        ));
     }
 }
 
@@ -53,20 +56,30 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
 }
 
 fn field<'a>(span: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    span.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    span.iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn statement_spans() {
     let spans: Spans = Arc::default();
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(Capture(spans.clone())));
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(Capture(spans.clone())),
+    );
 
     let path = std::env::temp_dir().join(format!("grant-obs-{}.db", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let url = format!("sqlite://{}", path.display());
     let db = Grant::from_config(
         Config::builder()
-            .database("primary", DatabaseConfig::new(&url).replica(&url).shard("s1", grant::ShardConfig::new(&url)))
+            .database(
+                "primary",
+                DatabaseConfig::new(&url)
+                    .replica(&url)
+                    .shard("s1", grant::ShardConfig::new(&url)),
+            )
             .build()
             .unwrap(),
     )
@@ -75,16 +88,35 @@ async fn statement_spans() {
         .execute(&db)
         .await
         .unwrap();
-    let mut rows = vec![Item { id: 0, label: "a".into() }, Item { id: 0, label: "b".into() }];
+    let mut rows = vec![
+        Item {
+            id: 0,
+            label: "a".into(),
+        },
+        Item {
+            id: 0,
+            label: "b".into(),
+        },
+    ];
     Item::insert_all(&db, &mut rows).await.unwrap();
     Item::query().all(&db).await.unwrap();
-    connected_to(Role::Writing, Item::find(&db, rows[0].id)).await.unwrap();
-    connection().role(Role::Writing).shard("s1").run(Item::query().count(&db)).await.unwrap();
+    connected_to(Role::Writing, Item::find(&db, rows[0].id))
+        .await
+        .unwrap();
+    connection()
+        .role(Role::Writing)
+        .shard("s1")
+        .run(Item::query().count(&db))
+        .await
+        .unwrap();
 
     let spans = spans.lock().unwrap().clone();
     assert_eq!(spans.len(), 5, "{spans:?}");
     let ops: Vec<_> = spans.iter().map(|s| field(s, "op").unwrap()).collect();
-    assert_eq!(ops, ["raw_execute", "insert_all", "select", "find", "count"]);
+    assert_eq!(
+        ops,
+        ["raw_execute", "insert_all", "select", "find", "count"]
+    );
     for s in &spans {
         assert_eq!(field(s, "database"), Some("primary"));
         assert!(field(s, "elapsed_us").is_some(), "{s:?}");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::Engine;
 use grant::{
-    connected_to, connection, raw, while_preventing_writes, Backend, Config, DatabaseConfig,
-    Error, Grant, Model, ReadOnlyReason, Role,
+    connected_to, connection, raw, while_preventing_writes, Backend, Config, DatabaseConfig, Error,
+    Grant, Model, ReadOnlyReason, Role,
 };
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -55,7 +55,10 @@ fn grant_with_roles(e: &Engine) -> Option<Grant> {
                 .replica(&replica)
                 .role("analytics", "primary_replica"),
         )
-        .database("primary_replica", DatabaseConfig::new(&replica).replica_of("primary"))
+        .database(
+            "primary_replica",
+            DatabaseConfig::new(&replica).replica_of("primary"),
+        )
         .database("archive", DatabaseConfig::new(&e.url).readonly(true))
         .build()
         .unwrap();
@@ -79,13 +82,21 @@ async fn side(e: &Engine, db: &Grant, database: &str) -> String {
 
 async fn setup(e: &Engine, db: &Grant) {
     connected_to(Role::Writing, async {
-        e.reset_table(db, "routing_notes", "CREATE TABLE routing_notes (id {pk}, body {text} NOT NULL)")
-            .await;
+        e.reset_table(
+            db,
+            "routing_notes",
+            "CREATE TABLE routing_notes (id {pk}, body {text} NOT NULL)",
+        )
+        .await;
     })
     .await;
     // Wait until the table has reached the replica.
     for _ in 0..100 {
-        if raw("SELECT COUNT(*) AS n FROM routing_notes").fetch_all(db).await.is_ok() {
+        if raw("SELECT COUNT(*) AS n FROM routing_notes")
+            .fetch_all(db)
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -94,30 +105,51 @@ async fn setup(e: &Engine, db: &Grant) {
 }
 
 async fn roles_route(e: &Engine) {
-    let Some(db) = grant_with_roles(e) else { return };
+    let Some(db) = grant_with_roles(e) else {
+        return;
+    };
     setup(e, &db).await;
-    assert_eq!(side(e, &db, "primary").await, "reader", "reads default to the reading role");
+    assert_eq!(
+        side(e, &db, "primary").await,
+        "reader",
+        "reads default to the reading role"
+    );
     connected_to(Role::Writing, async {
         assert_eq!(side(e, &db, "primary").await, "writer");
         connected_to(Role::Reading, async {
             assert_eq!(side(e, &db, "primary").await, "reader", "nested scope");
         })
         .await;
-        assert_eq!(side(e, &db, "primary").await, "writer", "outer scope restored");
+        assert_eq!(
+            side(e, &db, "primary").await,
+            "writer",
+            "outer scope restored"
+        );
     })
     .await;
     assert_eq!(side(e, &db, "primary_replica").await, "reader");
     connected_to(Role::Writing, async {
-        assert_eq!(side(e, &db, "archive").await, "reader", "readonly databases open read-only sessions");
+        assert_eq!(
+            side(e, &db, "archive").await,
+            "reader",
+            "readonly databases open read-only sessions"
+        );
     })
     .await;
     connected_to(Role::custom("analytics"), async {
-        assert_eq!(side(e, &db, "primary").await, "reader", "custom role -> primary_replica");
+        assert_eq!(
+            side(e, &db, "primary").await,
+            "reader",
+            "custom role -> primary_replica"
+        );
     })
     .await;
 
     // Writes go to the writer and show up on the reading side (after replication).
-    let mut n = Note { id: 0, body: "hello".into() };
+    let mut n = Note {
+        id: 0,
+        body: "hello".into(),
+    };
     n.insert(&db).await.unwrap();
     let mut seen = None;
     for _ in 0..100 {
@@ -128,7 +160,9 @@ async fn roles_route(e: &Engine) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(seen.map(|r| r.body), Some("hello".to_string()));
-    let on_writer = connected_to(Role::Writing, Note::find(&db, n.id)).await.unwrap();
+    let on_writer = connected_to(Role::Writing, Note::find(&db, n.id))
+        .await
+        .unwrap();
     assert_eq!(on_writer, Some(n.clone()));
 
     // The readonly archive database reads the same table.
@@ -145,7 +179,9 @@ async fn roles_route(e: &Engine) {
 on_every_engine!(roles_route);
 
 async fn count_on_writer(db: &Grant) -> i64 {
-    connected_to(Role::Writing, Note::query().count(db)).await.unwrap()
+    connected_to(Role::Writing, Note::query().count(db))
+        .await
+        .unwrap()
 }
 
 fn assert_refused(err: Error, database: &str, reason: ReadOnlyReason) {
@@ -164,36 +200,70 @@ fn assert_refused(err: Error, database: &str, reason: ReadOnlyReason) {
 }
 
 async fn writes_refused(e: &Engine) {
-    let Some(db) = grant_with_roles(e) else { return };
+    let Some(db) = grant_with_roles(e) else {
+        return;
+    };
     setup(e, &db).await;
-    let mut n = Note { id: 0, body: "kept".into() };
+    let mut n = Note {
+        id: 0,
+        body: "kept".into(),
+    };
     n.insert(&db).await.unwrap();
     let before = count_on_writer(&db).await;
 
     connected_to(Role::Reading, async {
-        let mut fresh = Note { id: 0, body: "no".into() };
-        assert_refused(fresh.insert(&db).await.unwrap_err(), "primary", ReadOnlyReason::ReadingRole);
+        let mut fresh = Note {
+            id: 0,
+            body: "no".into(),
+        };
+        assert_refused(
+            fresh.insert(&db).await.unwrap_err(),
+            "primary",
+            ReadOnlyReason::ReadingRole,
+        );
         let mut m = n.clone();
         m.body = "changed".into();
-        assert_refused(m.update(&db).await.unwrap_err(), "primary", ReadOnlyReason::ReadingRole);
-        assert_refused(n.delete(&db).await.unwrap_err(), "primary", ReadOnlyReason::ReadingRole);
+        assert_refused(
+            m.update(&db).await.unwrap_err(),
+            "primary",
+            ReadOnlyReason::ReadingRole,
+        );
+        assert_refused(
+            n.delete(&db).await.unwrap_err(),
+            "primary",
+            ReadOnlyReason::ReadingRole,
+        );
         assert_refused(
             Note::query().delete_all(&db).await.unwrap_err(),
             "primary",
             ReadOnlyReason::ReadingRole,
         );
         assert_refused(
-            Note::query().update_all(&db, [Note::BODY.set("x")]).await.unwrap_err(),
+            Note::query()
+                .update_all(&db, [Note::BODY.set("x")])
+                .await
+                .unwrap_err(),
             "primary",
             ReadOnlyReason::ReadingRole,
         );
         assert_refused(
-            Note::insert_all(&db, &mut [Note { id: 0, body: "a".into() }]).await.unwrap_err(),
+            Note::insert_all(
+                &db,
+                &mut [Note {
+                    id: 0,
+                    body: "a".into(),
+                }],
+            )
+            .await
+            .unwrap_err(),
             "primary",
             ReadOnlyReason::ReadingRole,
         );
         assert_refused(
-            raw("DELETE FROM routing_notes").execute(&db).await.unwrap_err(),
+            raw("DELETE FROM routing_notes")
+                .execute(&db)
+                .await
+                .unwrap_err(),
             "primary",
             ReadOnlyReason::ReadingRole,
         );
@@ -204,14 +274,25 @@ async fn writes_refused(e: &Engine) {
         .role(Role::Writing)
         .prevent_writes(true)
         .run(async {
-            let mut fresh = Note { id: 0, body: "no".into() };
-            assert_refused(fresh.insert(&db).await.unwrap_err(), "primary", ReadOnlyReason::PreventWrites);
+            let mut fresh = Note {
+                id: 0,
+                body: "no".into(),
+            };
+            assert_refused(
+                fresh.insert(&db).await.unwrap_err(),
+                "primary",
+                ReadOnlyReason::PreventWrites,
+            );
             // Reads still work, on the writer.
             assert!(Note::find(&db, n.id).await.unwrap().is_some());
             // An inner scope may allow writes again explicitly.
             let allowed = connection()
                 .prevent_writes(false)
-                .run(Note::query().filter(Note::BODY.eq("nothing")).delete_all(&db))
+                .run(
+                    Note::query()
+                        .filter(Note::BODY.eq("nothing"))
+                        .delete_all(&db),
+                )
                 .await;
             assert_eq!(allowed.unwrap(), 0);
         })
@@ -219,27 +300,51 @@ async fn writes_refused(e: &Engine) {
 
     while_preventing_writes(async {
         assert_refused(
-            raw("DELETE FROM routing_notes").execute(&db).await.unwrap_err(),
+            raw("DELETE FROM routing_notes")
+                .execute(&db)
+                .await
+                .unwrap_err(),
             "primary",
             ReadOnlyReason::PreventWrites,
         );
         // A spawned task carries the scope.
         let db2 = db.clone();
         let refused = grant::spawn(async move {
-            let mut fresh = Note { id: 0, body: "no".into() };
+            let mut fresh = Note {
+                id: 0,
+                body: "no".into(),
+            };
             fresh.insert(&db2).await
         })
         .await
         .unwrap();
-        assert_refused(refused.unwrap_err(), "primary", ReadOnlyReason::PreventWrites);
+        assert_refused(
+            refused.unwrap_err(),
+            "primary",
+            ReadOnlyReason::PreventWrites,
+        );
     })
     .await;
 
-    let mut fresh = ArchivedNote { id: 0, body: "no".into() };
-    assert_refused(fresh.insert(&db).await.unwrap_err(), "archive", ReadOnlyReason::ReadonlyDatabase);
-    let mut fresh = Note { id: 0, body: "no".into() };
+    let mut fresh = ArchivedNote {
+        id: 0,
+        body: "no".into(),
+    };
+    assert_refused(
+        fresh.insert(&db).await.unwrap_err(),
+        "archive",
+        ReadOnlyReason::ReadonlyDatabase,
+    );
+    let mut fresh = Note {
+        id: 0,
+        body: "no".into(),
+    };
     let replica_write = connected_to(Role::custom("analytics"), fresh.insert(&db)).await;
-    assert_refused(replica_write.unwrap_err(), "primary_replica", ReadOnlyReason::ReadonlyDatabase);
+    assert_refused(
+        replica_write.unwrap_err(),
+        "primary_replica",
+        ReadOnlyReason::ReadonlyDatabase,
+    );
 
     assert_eq!(count_on_writer(&db).await, before, "nothing was written");
 }
@@ -247,7 +352,9 @@ on_every_engine!(writes_refused);
 
 /// Raw SQL that writes but is sent as a read lands on a read-only session and fails there.
 async fn sessions_read_only(e: &Engine) {
-    let Some(db) = grant_with_roles(e) else { return };
+    let Some(db) = grant_with_roles(e) else {
+        return;
+    };
     setup(e, &db).await;
     let insert = "INSERT INTO routing_notes (body) VALUES ('sneaky')";
     let before = count_on_writer(&db).await;
@@ -255,21 +362,32 @@ async fn sessions_read_only(e: &Engine) {
         let err = raw(insert).on(database).fetch_all(&db).await.unwrap_err();
         assert!(matches!(err, Error::Database { .. }), "{database}: {err:?}");
         let msg = err.to_string().to_lowercase();
-        assert!(msg.contains("read") && msg.contains("only"), "{database}: {msg}");
+        assert!(
+            msg.contains("read") && msg.contains("only"),
+            "{database}: {msg}"
+        );
     }
     // The readonly database's writer session is read-only too (same server as the writer).
     let err = connected_to(Role::Writing, raw(insert).on("archive").fetch_all(&db))
         .await
         .unwrap_err();
     let msg = err.to_string().to_lowercase();
-    assert!(msg.contains("read") && msg.contains("only"), "archive: {msg}");
-    assert!(msg.contains("archive"), "the error names the database: {msg}");
+    assert!(
+        msg.contains("read") && msg.contains("only"),
+        "archive: {msg}"
+    );
+    assert!(
+        msg.contains("archive"),
+        "the error names the database: {msg}"
+    );
     assert_eq!(count_on_writer(&db).await, before);
 }
 on_every_engine!(sessions_read_only);
 
 async fn unknown_targets(e: &Engine) {
-    let Some(db) = grant_with_roles(e) else { return };
+    let Some(db) = grant_with_roles(e) else {
+        return;
+    };
     match LostNote::find(&db, 1).await.unwrap_err() {
         Error::UnknownDatabase { database, model } => {
             assert_eq!(database, "nowhere");
@@ -277,22 +395,36 @@ async fn unknown_targets(e: &Engine) {
         }
         other => panic!("{other:?}"),
     }
-    let err = raw("SELECT 1").on("missing").fetch_all(&db).await.unwrap_err();
+    let err = raw("SELECT 1")
+        .on("missing")
+        .fetch_all(&db)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
-    let err = connected_to(Role::custom("olap"), Note::find(&db, 1)).await.unwrap_err();
-    assert!(matches!(&err, Error::UnknownRole { database, .. } if database == "primary"), "{err}");
+    let err = connected_to(Role::custom("olap"), Note::find(&db, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnknownRole { database, .. } if database == "primary"),
+        "{err}"
+    );
     assert!(err.to_string().contains("olap"), "{err}");
     assert!(db.begin_on("missing").await.is_err());
 }
 on_every_engine!(unknown_targets);
 
 async fn transactions(e: &Engine) {
-    let Some(db) = grant_with_roles(e) else { return };
+    let Some(db) = grant_with_roles(e) else {
+        return;
+    };
     setup(e, &db).await;
     let before = count_on_writer(&db).await;
 
     let mut tx = db.begin().await.unwrap();
-    let mut a = Note { id: 0, body: "in tx".into() };
+    let mut a = Note {
+        id: 0,
+        body: "in tx".into(),
+    };
     a.insert(&mut tx).await.unwrap();
     // Reads inside the transaction see its own writes (they run on the writer).
     assert_eq!(Note::find(&mut tx, a.id).await.unwrap(), Some(a.clone()));
@@ -304,21 +436,33 @@ async fn transactions(e: &Engine) {
     assert_eq!(count_on_writer(&db).await, before, "rolled back");
 
     let mut tx = db.begin().await.unwrap();
-    let mut b = Note { id: 0, body: "committed".into() };
+    let mut b = Note {
+        id: 0,
+        body: "committed".into(),
+    };
     b.insert(&mut tx).await.unwrap();
-    raw(format!("UPDATE routing_notes SET body = 'raw in tx' WHERE id = {}", e.ph(1)))
-        .bind(b.id)
-        .execute(&mut tx)
-        .await
-        .unwrap();
+    raw(format!(
+        "UPDATE routing_notes SET body = 'raw in tx' WHERE id = {}",
+        e.ph(1)
+    ))
+    .bind(b.id)
+    .execute(&mut tx)
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    let got = connected_to(Role::Writing, Note::find(&db, b.id)).await.unwrap().unwrap();
+    let got = connected_to(Role::Writing, Note::find(&db, b.id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.body, "raw in tx");
 
     // Dropped without commit: rolled back.
     {
         let mut tx = db.begin().await.unwrap();
-        let mut c = Note { id: 0, body: "dropped".into() };
+        let mut c = Note {
+            id: 0,
+            body: "dropped".into(),
+        };
         c.insert(&mut tx).await.unwrap();
     }
     assert_eq!(count_on_writer(&db).await, before + 1);
@@ -326,7 +470,10 @@ async fn transactions(e: &Engine) {
     // A write inside a reading scope is refused even in a transaction.
     let mut tx = db.begin().await.unwrap();
     let refused = connected_to(Role::Reading, async {
-        let mut d = Note { id: 0, body: "no".into() };
+        let mut d = Note {
+            id: 0,
+            body: "no".into(),
+        };
         d.insert(&mut tx).await
     })
     .await;

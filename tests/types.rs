@@ -110,7 +110,10 @@ async fn round_trip(e: &Engine) {
     // Swap: the NULL row gets values, the full row gets NULLs, via update.
     let id_a = a.id;
     let id_b = b.id;
-    let mut a2 = AllTypes { id: id_a, ..nulls() };
+    let mut a2 = AllTypes {
+        id: id_a,
+        ..nulls()
+    };
     let mut b2 = AllTypes { id: id_b, ..full() };
     assert!(a2.update(&db).await.unwrap());
     assert!(b2.update(&db).await.unwrap());
@@ -130,12 +133,18 @@ async fn round_trip(e: &Engine) {
         .filter(AllTypes::PAYLOAD.eq(vec![0u8, 1, 2, 255, 0]));
     assert_eq!(q.all(&db).await.unwrap(), vec![b2.clone()]);
     assert_eq!(
-        AllTypes::query().filter(AllTypes::MAYBE_DOC.is_null()).count(&db).await.unwrap(),
+        AllTypes::query()
+            .filter(AllTypes::MAYBE_DOC.is_null())
+            .count(&db)
+            .await
+            .unwrap(),
         1
     );
 
     // insert_all with client-supplied keys.
-    let mut many: Vec<AllTypes> = (0..50).map(|i| if i % 2 == 0 { full() } else { nulls() }).collect();
+    let mut many: Vec<AllTypes> = (0..50)
+        .map(|i| if i % 2 == 0 { full() } else { nulls() })
+        .collect();
     assert_eq!(AllTypes::insert_all(&db, &mut many).await.unwrap(), 50);
     for m in many.iter().take(5) {
         assert_eq!(&AllTypes::get(&db, m.id).await.unwrap(), m);

@@ -193,7 +193,9 @@ impl std::fmt::Display for ReadOnlyReason {
 }
 
 fn for_model(model: &Option<&'static str>) -> String {
-    model.map(|m| format!(" (routing of model `{m}`)")).unwrap_or_default()
+    model
+        .map(|m| format!(" (routing of model `{m}`)"))
+        .unwrap_or_default()
 }
 
 fn shard_suffix(shard: &Option<String>) -> String {

@@ -477,7 +477,9 @@ pub(crate) async fn exists<M: Model>(target: Target<'_>, parts: &QueryParts) -> 
         async {
             dispatch!(conn, |x, DB| {
                 let args = bind_all::<DB>(binds)?;
-                Ok(fetch_optional_on::<DB, _>(x, &sql, args, err).await?.is_some())
+                Ok(fetch_optional_on::<DB, _>(x, &sql, args, err)
+                    .await?
+                    .is_some())
             })
         },
         |v| *v as u64,
@@ -558,7 +560,7 @@ pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()
     if stmts.insert_returns_key {
         let span = span(conn.key(), &req);
         let src = ErrSource::of(&conn, M::META.name);
-    let err = src.ctx();
+        let err = src.ctx();
         let sql = &stmts.insert;
         let key = traced(
             span,
@@ -656,7 +658,7 @@ async fn insert_chunks<M: Model>(
         if returning {
             let span = span(conn_ref.key(), req);
             let src = ErrSource::of(&conn_ref, M::META.name);
-    let err = src.ctx();
+            let err = src.ctx();
             let keys: Vec<M::Key> = traced(
                 span,
                 async {

@@ -55,7 +55,6 @@ impl RawQuery {
         self
     }
 
-
     /// Every row (a read).
     pub async fn fetch_all<'e>(self, executor: impl Executor<'e>) -> Result<Vec<Row>> {
         let req = request(&self.database, Access::Read, "raw_fetch");
@@ -129,7 +128,9 @@ fn request<'a>(database: &'a Option<String>, access: Access, op: &'static str) -
 
 impl std::fmt::Debug for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Row").field("columns", &self.columns()).finish()
+        f.debug_struct("Row")
+            .field("columns", &self.columns())
+            .finish()
     }
 }
 

@@ -122,7 +122,11 @@ impl Statements {
         let select = w.finish();
 
         let mut w = SqlWriter::new(backend, select.len() + 32);
-        w.push(&select).push(" WHERE ").ident(key).push(" = ").param();
+        w.push(&select)
+            .push(" WHERE ")
+            .ident(key)
+            .push(" = ")
+            .param();
         let find = w.finish();
 
         let (insert, insert_returns_key) = insert_sql(meta, backend, 1);

@@ -1,7 +1,7 @@
 //! Derive macros for [Grant](https://docs.rs/grant).
 //!
 //! `#[derive(Model)]` implements `grant::Model` for a struct with named fields. Parsing
-//! the input ([`parse`]) is kept apart from generating code ([`expand`]); every misuse is a
+//! the input (`parse.rs`) is kept apart from generating code (`expand.rs`); every misuse is a
 //! compile error pointing at the attribute or field at fault.
 //!
 //! Container attributes:

@@ -243,7 +243,10 @@ impl ModelInput {
             if let Some(other) = seen.insert(f.column.clone(), f.name()) {
                 errors.push(syn::Error::new(
                     f.ident.span(),
-                    format!("column `{}` is also the column of field `{other}`", f.column),
+                    format!(
+                        "column `{}` is also the column of field `{other}`",
+                        f.column
+                    ),
                 ));
             }
         }
@@ -273,7 +276,10 @@ fn path_name(path: &syn::Path) -> String {
 fn non_empty(lit: LitStr, what: &str) -> syn::Result<String> {
     let v = lit.value();
     if v.trim().is_empty() {
-        Err(syn::Error::new(lit.span(), format!("`{what}` cannot be empty")))
+        Err(syn::Error::new(
+            lit.span(),
+            format!("`{what}` cannot be empty"),
+        ))
     } else {
         Ok(v)
     }
@@ -326,7 +332,11 @@ fn default_table(name: &str) -> String {
             return format!("{stem}ies");
         }
     }
-    if snake.ends_with('s') || snake.ends_with('x') || snake.ends_with("ch") || snake.ends_with("sh") {
+    if snake.ends_with('s')
+        || snake.ends_with('x')
+        || snake.ends_with("ch")
+        || snake.ends_with("sh")
+    {
         return format!("{snake}es");
     }
     snake + "s"

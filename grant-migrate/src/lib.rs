@@ -159,13 +159,14 @@ impl Migrator {
     /// The migrations of `database`, read and validated from its folder, in version order.
     pub fn migrations(&self, database: &str) -> Result<Vec<Migration>> {
         let entry = self.entry(database)?;
-        let dir = entry
-            .config()
-            .migrations
-            .as_ref()
-            .ok_or_else(|| MigrateError::NoMigrationsFolder {
-                database: database.to_string(),
-            })?;
+        let dir =
+            entry
+                .config()
+                .migrations
+                .as_ref()
+                .ok_or_else(|| MigrateError::NoMigrationsFolder {
+                    database: database.to_string(),
+                })?;
         load_migrations(database, dir)
     }
 

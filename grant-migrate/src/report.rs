@@ -113,7 +113,11 @@ impl fmt::Display for SkipReason {
 impl fmt::Display for Skipped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.shard {
-            Some(shard) => write!(f, "database `{}`, shard `{shard}`: {}", self.database, self.reason),
+            Some(shard) => write!(
+                f,
+                "database `{}`, shard `{shard}`: {}",
+                self.database, self.reason
+            ),
             None => write!(f, "database `{}`: {}", self.database, self.reason),
         }
     }

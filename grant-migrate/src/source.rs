@@ -67,7 +67,9 @@ pub struct Statement {
 pub fn checksum(bytes: &[u8]) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = bytes.iter().fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    let hash = bytes
+        .iter()
+        .fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME));
     format!("{hash:016x}")
 }
 
@@ -97,10 +99,15 @@ fn parse_stem(stem: &str) -> Result<(i64, &str), String> {
         return Err(format!("no `_` between version and name; {EXPECTED}"));
     };
     if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("the version `{version}` is not a number; {EXPECTED}"));
+        return Err(format!(
+            "the version `{version}` is not a number; {EXPECTED}"
+        ));
     }
     let version = version.parse::<i64>().map_err(|_| {
-        format!("the version `{version}` is too large (at most {})", i64::MAX)
+        format!(
+            "the version `{version}` is too large (at most {})",
+            i64::MAX
+        )
     })?;
     if name.is_empty() {
         return Err(format!("the name after `_` is empty; {EXPECTED}"));
@@ -164,7 +171,10 @@ pub fn load_migrations(database: &str, dir: &Path) -> Result<Vec<Migration>, Mig
     let mut ups: BTreeMap<i64, UpFile> = BTreeMap::new();
     let mut downs: BTreeMap<i64, (String, PathBuf, String)> = BTreeMap::new();
     for path in paths {
-        let raw_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let raw_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if raw_name.starts_with('.') {
             tracing::debug!(database, path = %path.display(), "grant-migrate: ignoring hidden file");
             continue;
@@ -297,7 +307,7 @@ fn has_marker(text: &str, marker: &str) -> bool {
 /// let statements = split_statements(sql);
 /// assert_eq!(statements.len(), 3);
 /// assert_eq!(statements[0].sql, "CREATE TABLE a (id INT)");
-/// assert_eq!(statements[1].line, 2);
+/// assert_eq!(statements[1].line, 3); // the comment line before it is kept in its text
 /// assert!(statements[2].sql.starts_with("CREATE FUNCTION"));
 /// assert_eq!(statements[2].line, 4);
 /// ```
@@ -397,7 +407,8 @@ fn split_auto(sql: &str) -> Vec<Statement> {
                             line: first,
                         });
                     }
-                    start = i + 1;
+                    // A trailing `-- comment` on the same line belongs to this statement.
+                    start = sql[i..].find('\n').map_or(sql.len(), |n| i + n);
                 }
                 c if c.is_ascii_whitespace() => {}
                 _ => {
@@ -492,7 +503,10 @@ mod tests {
     fn splits_at_line_ends_only() {
         assert_eq!(
             sqls("CREATE TABLE a (x INT);\nINSERT INTO a VALUES (1); INSERT INTO a VALUES (2);\n"),
-            ["CREATE TABLE a (x INT)", "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2)"]
+            [
+                "CREATE TABLE a (x INT)",
+                "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2)"
+            ]
         );
     }
 
@@ -501,7 +515,10 @@ mod tests {
         let text = "INSERT INTO t VALUES ('a;\nb;');\n/* x;\n y; */\nSELECT \"c;\n\";\n-- only a comment;\n";
         assert_eq!(
             sqls(text),
-            ["INSERT INTO t VALUES ('a;\nb;')", "/* x;\n y; */\nSELECT \"c;\n\""]
+            [
+                "INSERT INTO t VALUES ('a;\nb;')",
+                "/* x;\n y; */\nSELECT \"c;\n\""
+            ]
         );
         assert_eq!(sqls("SELECT 'it''s;\n';"), ["SELECT 'it''s;\n'"]);
     }
@@ -522,7 +539,7 @@ mod tests {
     fn trailing_comment_and_missing_semicolon() {
         assert_eq!(
             sqls("\u{feff}SELECT 1; -- one\n\n  SELECT 2"),
-            ["SELECT 1", "-- one\n\n  SELECT 2"]
+            ["SELECT 1", "SELECT 2"]
         );
         let s = split_statements("-- header\n\nSELECT 1;\n");
         assert_eq!(s[0].line, 3);

@@ -254,7 +254,11 @@ pub(crate) fn statuses(migrations: &[Migration], applied: &[Applied]) -> Vec<Mig
 }
 
 /// The checksum mismatches of `applied` against the folder, as errors.
-pub(crate) fn mismatches(t: &Target, migrations: &[Migration], applied: &[Applied]) -> Vec<MigrateError> {
+pub(crate) fn mismatches(
+    t: &Target,
+    migrations: &[Migration],
+    applied: &[Applied],
+) -> Vec<MigrateError> {
     let by_version: HashMap<i64, &Migration> = migrations.iter().map(|m| (m.version, m)).collect();
     applied
         .iter()
@@ -274,7 +278,11 @@ pub(crate) fn mismatches(t: &Target, migrations: &[Migration], applied: &[Applie
 
 /// Read the target and check it: the applied rows, or the first problem (unreachable,
 /// checksum mismatch). Applied migrations whose file is gone are logged, not errors.
-pub(crate) async fn check(grant: Grant, t: Target, migrations: Arc<Vec<Migration>>) -> Result<Vec<Applied>, MigrateError> {
+pub(crate) async fn check(
+    grant: Grant,
+    t: Target,
+    migrations: Arc<Vec<Migration>>,
+) -> Result<Vec<Applied>, MigrateError> {
     t.clone()
         .scope(async {
             let applied = read_applied(&grant, &t).await?;
@@ -397,18 +405,25 @@ async fn apply_inner(
 }
 
 /// Revert `m` (the latest applied migration of `t`) with its down file.
-pub(crate) async fn revert(grant: Grant, t: Target, m: Migration) -> (TargetReport, Option<MigrateError>) {
+pub(crate) async fn revert(
+    grant: Grant,
+    t: Target,
+    m: Migration,
+) -> (TargetReport, Option<MigrateError>) {
     let start = Instant::now();
     let mut report = t.empty_report();
     let result = t
         .scope(async {
-            let down = m.down.as_ref().ok_or_else(|| MigrateError::NoDownMigration {
-                database: t.database.to_string(),
-                shard: t.shard_name(),
-                version: m.version,
-                file: m.path.clone(),
-                expected: down_path(&m.path),
-            })?;
+            let down = m
+                .down
+                .as_ref()
+                .ok_or_else(|| MigrateError::NoDownMigration {
+                    database: t.database.to_string(),
+                    shard: t.shard_name(),
+                    version: m.version,
+                    file: m.path.clone(),
+                    expected: down_path(&m.path),
+                })?;
             tracing::info!(
                 database = %t.database,
                 shard = t.shard.as_deref(),
@@ -454,7 +469,10 @@ pub(crate) async fn revert(grant: Grant, t: Target, m: Migration) -> (TargetRepo
 
 /// `dir/0001_init.sql` -> `dir/0001_init.down.sql`.
 pub(crate) fn down_path(up: &Path) -> std::path::PathBuf {
-    let name = up.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = up
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let stem = name.strip_suffix(".sql").unwrap_or(&name);
     up.with_file_name(format!("{stem}.down.sql"))
 }

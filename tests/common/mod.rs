@@ -15,10 +15,7 @@ static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new
 /// A fresh SQLite file in the temp dir.
 pub fn sqlite_file(tag: &str) -> String {
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!(
-        "grant-test-{tag}-{}-{n}.db",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("grant-test-{tag}-{}-{n}.db", std::process::id()));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
@@ -38,12 +35,20 @@ impl Engine {
 
     /// PostgreSQL from `GRANT_TEST_POSTGRES_URL` (replica: `GRANT_TEST_POSTGRES_REPLICA_URL`).
     pub fn postgres() -> Option<Engine> {
-        from_env(Backend::Postgres, "GRANT_TEST_POSTGRES_URL", "GRANT_TEST_POSTGRES_REPLICA_URL")
+        from_env(
+            Backend::Postgres,
+            "GRANT_TEST_POSTGRES_URL",
+            "GRANT_TEST_POSTGRES_REPLICA_URL",
+        )
     }
 
     /// MariaDB from `GRANT_TEST_MARIADB_URL` (replica: `GRANT_TEST_MARIADB_REPLICA_URL`).
     pub fn mariadb() -> Option<Engine> {
-        from_env(Backend::MySql, "GRANT_TEST_MARIADB_URL", "GRANT_TEST_MARIADB_REPLICA_URL")
+        from_env(
+            Backend::MySql,
+            "GRANT_TEST_MARIADB_URL",
+            "GRANT_TEST_MARIADB_REPLICA_URL",
+        )
     }
 
     /// A handle with one database `primary` (no replicas).

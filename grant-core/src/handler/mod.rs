@@ -324,12 +324,18 @@ impl ConnectionHandler {
             .flat_map(|e| e.value().slots().map(|s| s.stats()).collect::<Vec<_>>())
             .collect();
         out.sort_by(|a, b| {
-            (&a.key.database, a.key.shard.as_deref(), a.key.role.name(), a.key.replica).cmp(&(
-                &b.key.database,
-                b.key.shard.as_deref(),
-                b.key.role.name(),
-                b.key.replica,
-            ))
+            (
+                &a.key.database,
+                a.key.shard.as_deref(),
+                a.key.role.name(),
+                a.key.replica,
+            )
+                .cmp(&(
+                    &b.key.database,
+                    b.key.shard.as_deref(),
+                    b.key.role.name(),
+                    b.key.replica,
+                ))
         });
         out
     }

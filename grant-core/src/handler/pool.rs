@@ -232,9 +232,9 @@ impl PoolSlot {
             "grant: creating pool"
         );
         match &self.options {
-            Options::Postgres(o) => {
-                Pool::Postgres(apply(PgPoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()))
-            }
+            Options::Postgres(o) => Pool::Postgres(
+                apply(PgPoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()),
+            ),
             Options::MySql(o) => {
                 let mut opts = apply(MySqlPoolOptions::new(), &self.pool_config);
                 if self.read_only_session {
@@ -247,9 +247,9 @@ impl PoolSlot {
                 }
                 Pool::MySql(opts.connect_lazy_with(o.clone()))
             }
-            Options::Sqlite(o) => {
-                Pool::Sqlite(apply(SqlitePoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()))
-            }
+            Options::Sqlite(o) => Pool::Sqlite(
+                apply(SqlitePoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()),
+            ),
         }
     }
 }

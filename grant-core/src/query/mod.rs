@@ -167,7 +167,11 @@ impl<M: Model> Query<M> {
         for a in &assignments {
             if a.column == M::META.key_column().name {
                 // Allowed, but worth a trace: changing keys in bulk is rarely intended.
-                tracing::debug!(model = M::META.name, column = a.column, "update_all sets the key");
+                tracing::debug!(
+                    model = M::META.name,
+                    column = a.column,
+                    "update_all sets the key"
+                );
             }
         }
         let parts = self.checked_for_bulk("update_all")?;

@@ -70,7 +70,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
@@ -115,20 +117,19 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                 if command.is_some() {
                     return Err(format!("unexpected argument `{s}` (one command at a time)"));
                 }
-                command = Some(match s {
-                    "migrate" => Command::Migrate,
-                    "status" => Command::Status,
-                    "revert" | "rollback" => Command::Revert,
-                    "help" => Command::Help,
-                    "create-databases" | "create" => {
-                        return Err(
+                command =
+                    Some(match s {
+                        "migrate" => Command::Migrate,
+                        "status" => Command::Status,
+                        "revert" | "rollback" => Command::Revert,
+                        "help" => Command::Help,
+                        "create-databases" | "create" => return Err(
                             "`create-databases` is not provided: create the databases (and shard \
                              databases) with your server's tools, then run `grant-migrate migrate`"
                                 .to_string(),
-                        )
-                    }
-                    other => return Err(format!("unknown command `{other}`")),
-                });
+                        ),
+                        other => return Err(format!("unknown command `{other}`")),
+                    });
             }
         }
     }
@@ -179,7 +180,10 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -252,7 +256,11 @@ fn print_report(report: &Report, verb: &str) {
     }
     for t in &report.targets {
         let label = target_label(&t.database, t.shard.as_deref());
-        let steps = if verb == "reverted" { &t.reverted } else { &t.applied };
+        let steps = if verb == "reverted" {
+            &t.reverted
+        } else {
+            &t.applied
+        };
         if steps.is_empty() {
             let nothing = if verb == "reverted" {
                 "nothing to revert"
@@ -306,7 +314,11 @@ fn print_error(e: &MigrateError) -> ExitCode {
         eprintln!("error: {leaf}");
     }
     if let MigrateError::Failed { report, .. } = e {
-        if report.targets.iter().all(|t| t.applied.is_empty() && t.reverted.is_empty()) {
+        if report
+            .targets
+            .iter()
+            .all(|t| t.applied.is_empty() && t.reverted.is_empty())
+        {
             eprintln!("nothing was changed");
         }
     }
@@ -314,7 +326,14 @@ fn print_error(e: &MigrateError) -> ExitCode {
 }
 
 fn print_status(statuses: &[TargetStatus]) -> ExitCode {
-    let headers = ["DATABASE", "SHARD", "VERSION", "NAME", "STATE", "APPLIED AT"];
+    let headers = [
+        "DATABASE",
+        "SHARD",
+        "VERSION",
+        "NAME",
+        "STATE",
+        "APPLIED AT",
+    ];
     let mut rows: Vec<[String; 6]> = Vec::new();
     let mut failed = false;
     for s in statuses {
@@ -322,15 +341,32 @@ fn print_status(statuses: &[TargetStatus]) -> ExitCode {
         let shard = s.shard.clone().unwrap_or_else(|| "-".to_string());
         if let Some(e) = &s.error {
             failed = true;
-            rows.push([database, shard, "-".into(), "-".into(), "ERROR".into(), e.to_string()]);
+            rows.push([
+                database,
+                shard,
+                "-".into(),
+                "-".into(),
+                "ERROR".into(),
+                e.to_string(),
+            ]);
             continue;
         }
         if s.migrations.is_empty() {
-            rows.push([database, shard, "-".into(), "(no migrations)".into(), "-".into(), "-".into()]);
+            rows.push([
+                database,
+                shard,
+                "-".into(),
+                "(no migrations)".into(),
+                "-".into(),
+                "-".into(),
+            ]);
             continue;
         }
         for m in &s.migrations {
-            if matches!(m.state, grant_migrate::MigrationState::ChecksumMismatch { .. }) {
+            if matches!(
+                m.state,
+                grant_migrate::MigrationState::ChecksumMismatch { .. }
+            ) {
                 failed = true;
             }
             rows.push([
@@ -368,7 +404,11 @@ fn print_status(statuses: &[TargetStatus]) -> ExitCode {
         let label = target_label(&s.database, s.shard.as_deref());
         for m in s.mismatched() {
             if let grant_migrate::MigrationState::ChecksumMismatch { recorded, actual } = &m.state {
-                let file = m.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
+                let file = m
+                    .file
+                    .as_ref()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
                 eprintln!(
                     "error: {label}: {file} (version {}) was changed after it was applied (recorded checksum {recorded}, file now {actual})",
                     m.version
@@ -400,24 +440,48 @@ mod tests {
 
     #[test]
     fn parses_commands_and_options() {
-        let a = parse(&["--config", "x.toml", "--env=test", "migrate", "--database", "primary"]).unwrap();
+        let a = parse(&[
+            "--config",
+            "x.toml",
+            "--env=test",
+            "migrate",
+            "--database",
+            "primary",
+        ])
+        .unwrap();
         assert_eq!(a.command, Command::Migrate);
         assert_eq!(a.config, "x.toml");
         assert_eq!(a.env.as_deref(), Some("test"));
         assert_eq!(a.database.as_deref(), Some("primary"));
         let a = parse(&["status", "-vv"]).unwrap();
-        assert_eq!((a.command, a.verbose, a.config.as_str()), (Command::Status, 2, "grant.toml"));
-        assert_eq!(parse(&["migrate", "--help"]).unwrap().command, Command::Help);
+        assert_eq!(
+            (a.command, a.verbose, a.config.as_str()),
+            (Command::Status, 2, "grant.toml")
+        );
+        assert_eq!(
+            parse(&["migrate", "--help"]).unwrap().command,
+            Command::Help
+        );
     }
 
     #[test]
     fn rejects_bad_arguments() {
         assert!(parse(&[]).unwrap_err().contains("no command"));
         assert!(parse(&["revert"]).unwrap_err().contains("--database"));
-        assert!(parse(&["frobnicate"]).unwrap_err().contains("unknown command"));
-        assert!(parse(&["migrate", "--bogus"]).unwrap_err().contains("unknown option"));
-        assert!(parse(&["migrate", "--config"]).unwrap_err().contains("needs a value"));
-        assert!(parse(&["migrate", "status"]).unwrap_err().contains("one command"));
-        assert!(parse(&["create-databases"]).unwrap_err().contains("not provided"));
+        assert!(parse(&["frobnicate"])
+            .unwrap_err()
+            .contains("unknown command"));
+        assert!(parse(&["migrate", "--bogus"])
+            .unwrap_err()
+            .contains("unknown option"));
+        assert!(parse(&["migrate", "--config"])
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(parse(&["migrate", "status"])
+            .unwrap_err()
+            .contains("one command"));
+        assert!(parse(&["create-databases"])
+            .unwrap_err()
+            .contains("not provided"));
     }
 }
