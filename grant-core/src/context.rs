@@ -91,7 +91,8 @@ pub fn connection() -> ConnectedTo {
 #[must_use = "a scope does nothing until `run`"]
 pub struct ConnectedTo {
     role: Option<Role>,
-    shard: Option<Arc<str>>,
+    /// `None`: the outer scope's shard; `Some(None)`: no shard (the database itself).
+    shard: Option<Option<Arc<str>>>,
     prevent_writes: Option<bool>,
 }
 
@@ -104,7 +105,24 @@ impl ConnectedTo {
 
     /// Use shard `name` inside the scope.
     pub fn shard(mut self, name: impl AsRef<str>) -> Self {
-        self.shard = Some(Arc::from(name.as_ref()));
+        self.shard = Some(Some(Arc::from(name.as_ref())));
+        self
+    }
+
+    /// Use no shard inside the scope (the database's own URL), whatever the outer scope set.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use grant_core::{connection, Context};
+    /// let inner = connection()
+    ///     .shard("one")
+    ///     .run(connection().no_shard().run(async { Context::current().shard }))
+    ///     .await;
+    /// assert_eq!(inner, None);
+    /// # });
+    /// ```
+    pub fn no_shard(mut self) -> Self {
+        self.shard = Some(None);
         self
     }
 
@@ -120,7 +138,10 @@ impl ConnectedTo {
         let outer = Context::current();
         Context {
             role: self.role.clone().or(outer.role),
-            shard: self.shard.clone().or(outer.shard),
+            shard: match &self.shard {
+                Some(choice) => choice.clone(),
+                None => outer.shard,
+            },
             prevent_writes: self.prevent_writes.unwrap_or(outer.prevent_writes),
         }
     }

@@ -28,25 +28,18 @@ pub fn expand(m: &ModelInput) -> TokenStream {
         let handle_ty = f.inner.as_ref().unwrap_or(&f.ty);
         let column = &f.column;
         let doc = format!("The `{column}` column of `{table}`.");
+        // Spanned at the type so an unsupported type's error points at the field.
+        let init = quote_spanned! {handle_ty.span()=> ::grant::Column::new(#column) };
         quote! {
             #[doc = #doc]
-            pub const #konst: ::grant::Column<#ident, #handle_ty> = ::grant::Column::new(#column);
+            pub const #konst: ::grant::Column<#ident, #handle_ty> = #init;
         }
     });
 
-    let asserts = columns.iter().map(|f| {
-        let ty = &f.ty;
-        let timestamp = f.timestamp.map(|_| {
-            quote_spanned! {ty.span()=>
-                const _: () = ::grant::__private::assert_timestamp::<#ty>();
-            }
-        });
-        quote_spanned! {ty.span()=>
-            const _: () = ::grant::__private::assert_column_type::<#ty>();
-            #timestamp
-        }
-    });
-
+    // Every use of a field's type below is `<#ty as Trait>` carrying the type's span, so an
+    // unsupported type (`ColumnType`'s `on_unimplemented`) or a `created_at`/`updated_at`
+    // that can't hold a time (`Timestamp`) is reported at the field's type, and rustc
+    // merges the repeats (the column handle's `Column::new` bound adds one more).
     let metas = columns.iter().map(|f| {
         let ty = &f.ty;
         let column = &f.column;
@@ -64,7 +57,8 @@ pub fn expand(m: &ModelInput) -> TokenStream {
 
     let values = columns.iter().map(|f| {
         let id = &f.ident;
-        quote! { ::grant::ColumnType::to_value(&self.#id) }
+        let ty = &f.ty;
+        quote_spanned! {ty.span()=> <#ty as ::grant::ColumnType>::to_value(&self.#id) }
     });
 
     let set_generated = if auto {
@@ -81,12 +75,14 @@ pub fn expand(m: &ModelInput) -> TokenStream {
 
     let touches = m.fields.iter().filter_map(|f| {
         let id = &f.ident;
+        let ty = &f.ty;
+        let set = quote_spanned! {ty.span()=> <#ty as ::grant::Timestamp>::set_now };
         match f.timestamp? {
             TimestampKind::Created => Some(quote! {
-                if inserting { ::grant::Timestamp::set_now(&mut self.#id, now); }
+                if inserting { #set(&mut self.#id, now); }
             }),
             TimestampKind::Updated => Some(quote! {
-                ::grant::Timestamp::set_now(&mut self.#id, now);
+                #set(&mut self.#id, now);
             }),
         }
     });
@@ -126,8 +122,6 @@ pub fn expand(m: &ModelInput) -> TokenStream {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, clippy::all)]
         const _: () = {
-            #(#asserts)*
-
             static __GRANT_STATEMENTS: ::grant::StatementCache = ::grant::StatementCache::new();
             static __GRANT_COLUMNS: [::grant::ColumnMeta; #n_columns] = [#(#metas),*];
             static __GRANT_META: ::grant::ModelMeta = ::grant::ModelMeta {

@@ -67,8 +67,8 @@ impl ModelInput {
     pub fn from_derive(input: &DeriveInput) -> syn::Result<ModelInput> {
         let mut errors = Errors::default();
         if !input.generics.params.is_empty() {
-            errors.push(syn::Error::new(
-                input.generics.span(),
+            errors.push(syn::Error::new_spanned(
+                &input.generics,
                 "#[derive(Model)] does not support generic structs",
             ));
         }
@@ -232,8 +232,8 @@ impl ModelInput {
         };
         if let Some(pk) = fields.get(primary_key) {
             if pk.inner.is_some() {
-                errors.push(syn::Error::new(
-                    pk.ty.span(),
+                errors.push(syn::Error::new_spanned(
+                    &pk.ty,
                     "a primary key cannot be an Option",
                 ));
             }

@@ -187,7 +187,7 @@ pub enum MigrateError {
         partial: bool,
         /// Grant's error (it carries the driver's).
         #[source]
-        source: grant_core::Error,
+        source: Box<grant_core::Error>,
     },
 
     /// A statement of Grant's own (the `grant_migrations` table, transactions) failed.
@@ -201,7 +201,7 @@ pub enum MigrateError {
         action: &'static str,
         /// Grant's error.
         #[source]
-        source: grant_core::Error,
+        source: Box<grant_core::Error>,
     },
 
     /// The recorded state changed while a migration ran (another migrator at work?).

@@ -53,7 +53,7 @@ impl Target {
             database: self.database.to_string(),
             shard: self.shard_name(),
             action,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -537,7 +537,7 @@ async fn run_file(
                     statements: statements.len(),
                     line: statement.line,
                     partial: partial_on_error(i),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
         match bookkeeping {

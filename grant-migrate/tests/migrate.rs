@@ -884,3 +884,84 @@ fn url_database_replacement() {
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_shard_stops_everything_before_any_change() {
+    let tmp = TempDir::new("unreachable");
+    let dir = tmp.sub("migrations");
+    write(&dir, "0001_create_users.sql", CREATE_USERS);
+    let missing = tmp.path().join("no_such_dir").join("s2.db");
+    let db = DatabaseConfig::new(tmp.sqlite("main.db"))
+        .migrations(&dir)
+        .pool(grant_core::PoolConfig {
+            acquire_timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        })
+        .shard("shard_one", ShardConfig::new(tmp.sqlite("s1.db")))
+        .shard(
+            "shard_two",
+            ShardConfig::new(format!("sqlite://{}", missing.display())),
+        );
+    let grant = grant_of(vec![("primary", db)]);
+    let migrator = Migrator::new(&grant);
+
+    let status = migrator.status_all().await.unwrap();
+    assert_eq!(status.len(), 3);
+    let broken: Vec<_> = status.iter().filter(|s| s.error.is_some()).collect();
+    assert_eq!(broken.len(), 1);
+    assert_eq!(broken[0].shard.as_deref(), Some("shard_two"));
+    assert!(status
+        .iter()
+        .filter(|s| s.error.is_none())
+        .all(|s| s.pending().len() == 1));
+
+    let err = migrator.migrate_all().await.unwrap_err();
+    assert_eq!(err.errors().len(), 1, "{err}");
+    assert_eq!(err.errors()[0].shard(), Some("shard_two"));
+    assert_eq!(err.errors()[0].database(), Some("primary"));
+    assert_eq!(err.report().unwrap().applied_count(), 0);
+    // Checked before anything was applied: the reachable targets are untouched.
+    assert!(sqlite_tables(&grant, "primary", None).await.is_empty());
+    assert!(sqlite_tables(&grant, "primary", Some("shard_one"))
+        .await
+        .is_empty());
+    grant.close().await;
+}
+
+#[tokio::test]
+async fn break_markers_and_no_transaction_files() {
+    let tmp = TempDir::new("markers");
+    let dir = tmp.sub("migrations");
+    write(&dir, "0001_create_users.sql", CREATE_USERS);
+    write(
+        &dir,
+        "0002_trigger.sql",
+        "CREATE TABLE audit (user_id BIGINT);\n-- grant:break\nCREATE TRIGGER users_audit AFTER INSERT ON users\nBEGIN\n  INSERT INTO audit (user_id) VALUES (NEW.id);\nEND;\n",
+    );
+    write(
+        &dir,
+        "0003_seed.sql",
+        "-- grant:no-transaction\nINSERT INTO users (id, name) VALUES (7, 'seven');\n",
+    );
+    let grant = grant_of(vec![(
+        "primary",
+        DatabaseConfig::new(tmp.sqlite("app.db")).migrations(&dir),
+    )]);
+    let migrator = Migrator::new(&grant);
+    let migrations = migrator.migrations("primary").unwrap();
+    assert_eq!(migrations[1].statements.len(), 2);
+    assert_eq!(migrations[1].statements[1].line, 3);
+    assert!(!migrations[1].no_transaction);
+    assert!(migrations[2].no_transaction);
+
+    let report = migrator.migrate_all().await.unwrap();
+    assert_eq!(report.applied_count(), 3);
+    let rows = raw("SELECT user_id FROM audit")
+        .on("primary")
+        .fetch_all(&grant)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the trigger ran for the seeded row");
+    assert_eq!(rows[0].get::<i64>("user_id").unwrap(), 7);
+    grant.close().await;
+}

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use grant_core::Grant;
-use grant_migrate::{MigrateError, Migrator, Report, TargetStatus};
+use grant_migrate::{MigrateError, MigrationState, Migrator, Report, TargetStatus};
 
 const USAGE: &str = "\
 grant-migrate: per-database migrations for Grant
@@ -363,10 +363,7 @@ fn print_status(statuses: &[TargetStatus]) -> ExitCode {
             continue;
         }
         for m in &s.migrations {
-            if matches!(
-                m.state,
-                grant_migrate::MigrationState::ChecksumMismatch { .. }
-            ) {
+            if matches!(m.state, MigrationState::ChecksumMismatch { .. }) {
                 failed = true;
             }
             rows.push([
@@ -401,18 +398,17 @@ fn print_status(statuses: &[TargetStatus]) -> ExitCode {
         line(row.each_ref().map(String::as_str));
     }
     for s in statuses {
-        let label = target_label(&s.database, s.shard.as_deref());
         for m in s.mismatched() {
-            if let grant_migrate::MigrationState::ChecksumMismatch { recorded, actual } = &m.state {
-                let file = m
-                    .file
-                    .as_ref()
-                    .map(|f| f.display().to_string())
-                    .unwrap_or_default();
-                eprintln!(
-                    "error: {label}: {file} (version {}) was changed after it was applied (recorded checksum {recorded}, file now {actual})",
-                    m.version
-                );
+            if let MigrationState::ChecksumMismatch { recorded, actual } = &m.state {
+                let e = MigrateError::ChecksumMismatch {
+                    database: s.database.clone(),
+                    shard: s.shard.clone(),
+                    version: m.version,
+                    file: m.file.clone().unwrap_or_default(),
+                    recorded: recorded.clone(),
+                    actual: actual.clone(),
+                };
+                eprintln!("error: {e}");
             }
         }
     }
