@@ -74,10 +74,4 @@ pub mod __private {
             value,
         })
     }
-
-    /// Compile-time check that a field's type is a column type (spans point at the field).
-    pub const fn assert_column_type<T: crate::ColumnType>() {}
-
-    /// Compile-time check that a timestamp field can be filled with the current time.
-    pub const fn assert_timestamp<T: crate::Timestamp>() {}
 }

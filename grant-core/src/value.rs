@@ -265,6 +265,11 @@ impl<T: ColumnType> ColumnType for Option<T> {
 /// at.set_now(chrono::Utc::now());
 /// assert!(at.is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold an automatic timestamp",
+    label = "fields named `created_at`/`updated_at` are filled with the current time",
+    note = "use chrono::DateTime<Utc>, chrono::NaiveDateTime or an Option of these; or give the field another name (#[grant(rename = \"created_at\")] keeps the column)"
+)]
 pub trait Timestamp {
     /// Set to `now`.
     fn set_now(&mut self, now: DateTime<Utc>);
