@@ -1,0 +1,107 @@
+//! Mapping driver errors to Grant's typed errors, naming the database, role and shard.
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::handler::{PoolKey, PoolSlot};
+
+use super::Conn;
+
+/// Maps driver errors to Grant's, naming the target; counts pool timeouts.
+#[derive(Clone, Copy)]
+pub(crate) struct ErrCtx<'a> {
+    pub key: &'a PoolKey,
+    pub slot: Option<&'a PoolSlot>,
+    pub model: &'static str,
+}
+
+impl ErrCtx<'_> {
+    pub(crate) fn map(&self, e: sqlx::Error) -> Error {
+        let database = self.key.database.to_string();
+        let role = self.key.role.clone();
+        let shard = self.key.shard.as_deref().map(str::to_string);
+        match e {
+            sqlx::Error::PoolTimedOut => {
+                if let Some(slot) = self.slot {
+                    slot.note_timeout();
+                    // sqlx retries refused connections until the acquire timeout; with no
+                    // connection open at all, the pool was not exhausted: the server is
+                    // down or unreachable.
+                    if slot.created().is_some_and(|p| p.size() == 0) {
+                        return Error::Connect {
+                            database,
+                            role,
+                            shard,
+                            source: sqlx::Error::PoolTimedOut,
+                        };
+                    }
+                }
+                Error::PoolTimeout {
+                    database,
+                    role,
+                    shard,
+                }
+            }
+            sqlx::Error::PoolClosed => Error::PoolClosed { database, role },
+            e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Configuration(_)) => {
+                Error::Connect {
+                    database,
+                    role,
+                    shard,
+                    source: e,
+                }
+            }
+            sqlx::Error::ColumnDecode { index, source } => Error::Decode {
+                model: self.model,
+                column: index,
+                source: sqlx::Error::Decode(source),
+            },
+            e => Error::Database {
+                database,
+                role,
+                source: e,
+            },
+        }
+    }
+}
+
+/// What error mapping needs of a connection source, held apart from it so the source
+/// itself can be moved into the statement.
+pub(crate) struct ErrSource<'a> {
+    slot: Option<Arc<PoolSlot>>,
+    tx_key: Option<&'a PoolKey>,
+    model: &'static str,
+}
+
+impl<'a> ErrSource<'a> {
+    pub(crate) fn of(conn: &Conn<'a>, model: &'static str) -> Self {
+        match conn {
+            Conn::Pool(slot) => ErrSource {
+                slot: Some(slot.clone()),
+                tx_key: None,
+                model,
+            },
+            Conn::Tx { key, .. } => ErrSource {
+                slot: None,
+                tx_key: Some(key),
+                model,
+            },
+        }
+    }
+
+    pub(crate) fn ctx(&self) -> ErrCtx<'_> {
+        match (&self.slot, self.tx_key) {
+            (Some(slot), _) => ErrCtx {
+                key: slot.key(),
+                slot: Some(slot),
+                model: self.model,
+            },
+            (None, Some(key)) => ErrCtx {
+                key,
+                slot: None,
+                model: self.model,
+            },
+            (None, None) => unreachable!("an error source has a slot or a transaction key"),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Running statements: resolve the target (routing or a transaction), bind the values,
+//! run on the concrete sqlx pool or connection, decode, and record a tracing span.
+//!
+//! This module holds the targets and their resolution; `run` the generic per-engine
+//! runners, `ops` the model operations built on them, `errors` the mapping of driver errors.
+
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::grant::Grant;
+use crate::handler::{PoolKey, PoolSlot};
+use crate::model::ModelMeta;
+use crate::transaction::{Transaction, TxInner};
+
+/// Whether a statement reads or writes; writes are refused on read-only targets before
+/// any SQL is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A read: routed to the reading role unless the scope says otherwise.
+    Read,
+    /// A write: routed to the writer; refused in reading / prevent-writes scopes and on
+    /// read-only databases.
+    Write,
+}
+
+/// Where a statement runs: routed through a [`Grant`], or inside a [`Transaction`].
+#[derive(Debug)]
+pub enum Target<'e> {
+    /// Route by model, scope and config.
+    Grant(&'e Grant),
+    /// Run inside this transaction (its database's writer).
+    Tx(&'e mut Transaction),
+}
+
+/// Something statements can run on: `&Grant` (routed) or `&mut Transaction` (pinned).
+pub trait Executor<'e>: Send + 'e {
+    /// The target.
+    fn into_target(self) -> Target<'e>;
+}
+
+impl<'e> Executor<'e> for &'e Grant {
+    #[inline]
+    fn into_target(self) -> Target<'e> {
+        Target::Grant(self)
+    }
+}
+
+impl<'e> Executor<'e> for &'e mut Transaction {
+    #[inline]
+    fn into_target(self) -> Target<'e> {
+        Target::Tx(self)
+    }
+}
+
+/// What a statement is for, and against which database.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request<'a> {
+    /// The model's name, for errors (`raw` for raw SQL).
+    pub model: &'static str,
+    /// The database (`None`: the default).
+    pub database: Option<&'a str>,
+    /// An entry that serves reads (`#[connects_to(reading = ..)]`).
+    pub reading: Option<&'a str>,
+    pub access: Access,
+    /// A short name of the operation, for the span.
+    pub op: &'static str,
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn model(meta: &'a ModelMeta, access: Access, op: &'static str) -> Self {
+        Request {
+            model: meta.name,
+            database: meta.database,
+            reading: meta.reading,
+            access,
+            op,
+        }
+    }
+}
+
+/// A resolved connection source.
+pub(crate) enum Conn<'e> {
+    Pool(Arc<PoolSlot>),
+    Tx {
+        key: &'e PoolKey,
+        inner: &'e mut TxInner,
+    },
+}
+
+impl Conn<'_> {
+    fn key(&self) -> &PoolKey {
+        match self {
+            Conn::Pool(slot) => slot.key(),
+            Conn::Tx { key, .. } => key,
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        match self {
+            Conn::Pool(slot) => slot.backend(),
+            Conn::Tx { inner, .. } => inner.backend(),
+        }
+    }
+}
+
+/// Resolve `target` for `req`.
+pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<'e>> {
+    match target {
+        Target::Grant(grant) => grant.route(req).map(Conn::Pool),
+        Target::Tx(tx) => {
+            tx.check(req)?;
+            let (key, inner) = tx.parts();
+            Ok(Conn::Tx { key, inner })
+        }
+    }
+}
+
+/// Runs `$body` with `$x` bound to the concrete sqlx executor and `$db` to its database type.
+macro_rules! dispatch {
+    ($conn:expr, |$x:ident, $db:ident| $body:expr) => {
+        match $conn {
+            Conn::Pool(slot) => match slot.pool() {
+                Pool::Postgres(p) => {
+                    type $db = Postgres;
+                    let $x = p;
+                    $body
+                }
+                Pool::MySql(p) => {
+                    type $db = MySql;
+                    let $x = p;
+                    $body
+                }
+                Pool::Sqlite(p) => {
+                    type $db = Sqlite;
+                    let $x = p;
+                    $body
+                }
+            },
+            Conn::Tx { inner, .. } => match inner {
+                TxInner::Postgres(t) => {
+                    type $db = Postgres;
+                    let $x = &mut **t;
+                    $body
+                }
+                TxInner::MySql(t) => {
+                    type $db = MySql;
+                    let $x = &mut **t;
+                    $body
+                }
+                TxInner::Sqlite(t) => {
+                    type $db = Sqlite;
+                    let $x = &mut **t;
+                    $body
+                }
+            },
+        }
+    };
+}
+
+mod errors;
+mod ops;
+mod run;
+
+pub(crate) use errors::{ErrCtx, ErrSource};
+pub(crate) use ops::{
+    count, delete_all, delete_by_key, exists, fetch_models, find, insert, insert_all, update,
+    update_all,
+};
+pub(crate) use run::{execute, fetch_rows};

@@ -1,0 +1,165 @@
+//! The generic runners: bind values, run on any sqlx executor of any engine, record the
+//! statement's span.
+
+use std::time::Instant;
+
+use futures_util::TryStreamExt;
+use sqlx::mysql::MySql;
+use sqlx::postgres::Postgres;
+use sqlx::sqlite::Sqlite;
+use sqlx::Arguments as _;
+use tracing::Instrument;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::handler::{Pool, PoolKey};
+use crate::raw::Row;
+use crate::transaction::TxInner;
+use crate::value::Value;
+
+use super::{Conn, ErrCtx, ErrSource, Request};
+
+pub(crate) fn bind_all<'q, DB: Engine>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
+    let mut args = DB::Arguments::default();
+    args.reserve(values.len(), values.len() * 8);
+    for (i, v) in values.into_iter().enumerate() {
+        DB::add(&mut args, v).map_err(|e| Error::Bind {
+            column: format!("parameter {}", i + 1),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(args)
+}
+
+/// A span for one statement; fields `rows` and `elapsed_us` are filled when it ends.
+pub(crate) fn span(key: &PoolKey, req: &Request<'_>) -> tracing::Span {
+    tracing::debug_span!(
+        target: "grant::statement",
+        "statement",
+        database = %key.database,
+        role = %key.role,
+        shard = key.shard.as_deref(),
+        model = req.model,
+        op = req.op,
+        rows = tracing::field::Empty,
+        elapsed_us = tracing::field::Empty,
+    )
+}
+
+/// Run `fut` inside `span`, then record its row count and time.
+pub(crate) async fn traced<T>(
+    span: tracing::Span,
+    fut: impl std::future::Future<Output = Result<T>>,
+    rows: impl FnOnce(&T) -> u64,
+) -> Result<T> {
+    let start = (!span.is_disabled()).then(Instant::now);
+    let out = fut.instrument(span.clone()).await;
+    if let Some(start) = start {
+        if let Ok(v) = &out {
+            span.record("rows", rows(v));
+        }
+        span.record("elapsed_us", start.elapsed().as_micros() as u64);
+    }
+    out
+}
+
+pub(crate) async fn fetch_all_on<'c, DB, X, T>(
+    x: X,
+    sql: &'c str,
+    args: DB::Arguments<'c>,
+    err: ErrCtx<'_>,
+    mut f: impl FnMut(DB::Row) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    DB: Engine,
+    X: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments<'c>: sqlx::IntoArguments<'c, DB>,
+{
+    let mut stream = sqlx::query_with::<DB, _>(sql, args).fetch(x);
+    let mut out = Vec::new();
+    while let Some(row) = stream.try_next().await.map_err(|e| err.map(e))? {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn fetch_optional_on<'c, DB, X>(
+    x: X,
+    sql: &'c str,
+    args: DB::Arguments<'c>,
+    err: ErrCtx<'_>,
+) -> Result<Option<DB::Row>>
+where
+    DB: Engine,
+    X: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments<'c>: sqlx::IntoArguments<'c, DB>,
+{
+    sqlx::query_with::<DB, _>(sql, args)
+        .fetch_optional(x)
+        .await
+        .map_err(|e| err.map(e))
+}
+
+pub(crate) async fn execute_on<'c, DB, X>(
+    x: X,
+    sql: &'c str,
+    args: DB::Arguments<'c>,
+    err: ErrCtx<'_>,
+) -> Result<DB::QueryResult>
+where
+    DB: Engine,
+    X: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments<'c>: sqlx::IntoArguments<'c, DB>,
+{
+    sqlx::query_with::<DB, _>(sql, args)
+        .execute(x)
+        .await
+        .map_err(|e| err.map(e))
+}
+
+/// Run a statement that returns no rows; returns (rows affected, last insert id).
+pub(crate) async fn execute(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<(u64, Option<i64>)> {
+    let span = span(conn.key(), req);
+    let src = ErrSource::of(&conn, req.model);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                let r = execute_on::<DB, _>(x, sql, args, err).await?;
+                Ok((DB::rows_affected(&r), DB::last_insert_id(&r)))
+            })
+        },
+        |v| v.0,
+    )
+    .await
+}
+
+/// Raw rows for raw SQL.
+pub(crate) async fn fetch_rows(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<Vec<Row>> {
+    let span = span(conn.key(), req);
+    let src = ErrSource::of(&conn, req.model);
+    let err = src.ctx();
+    traced(
+        span,
+        async {
+            dispatch!(conn, |x, DB| {
+                let args = bind_all::<DB>(binds)?;
+                fetch_all_on::<DB, _, Row>(x, sql, args, err, |row| Ok(DB::wrap_row(row))).await
+            })
+        },
+        |v| v.len() as u64,
+    )
+    .await
+}
