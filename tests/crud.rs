@@ -299,3 +299,51 @@ async fn queries(e: &Engine) {
     assert_eq!(Person::query().delete_all(&db).await.unwrap(), 15);
 }
 on_every_engine!(queries);
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[grant(table = "crud_events")]
+struct Event {
+    id: i64,
+    code: String,
+    a: i64,
+    b: i64,
+    c: i64,
+    d: Option<String>,
+}
+
+/// More rows than one statement can bind (SQLite 32,766 / 5 columns = 6,553 rows; the
+/// servers 65,535 / 5 = 13,107): several chunks, in one transaction.
+async fn insert_all_chunks(e: &Engine) {
+    let db = e.grant();
+    e.reset_table(
+        &db,
+        "crud_events",
+        "CREATE TABLE crud_events (id {pk}, code VARCHAR(32) NOT NULL UNIQUE, a {i64} NOT NULL, b {i64} NOT NULL, c {i64} NOT NULL, d {text})",
+    )
+    .await;
+    let n = 14_000;
+    let make = |i: i64| Event {
+        id: 0,
+        code: format!("e{i}"),
+        a: i,
+        b: i * 2,
+        c: -i,
+        d: (i % 3 == 0).then(|| "x".to_string()),
+    };
+
+    // The last row collides with the first: the whole batch is rolled back.
+    let mut bad: Vec<Event> = (0..n).map(make).collect();
+    bad[(n - 1) as usize].code = "e0".into();
+    let err = Event::insert_all(&db, &mut bad).await.unwrap_err();
+    assert!(matches!(err, grant::Error::Database { .. }), "{err:?}");
+    assert_eq!(Event::query().count(&db).await.unwrap(), 0, "nothing left behind");
+
+    let mut rows: Vec<Event> = (0..n).map(make).collect();
+    assert_eq!(Event::insert_all(&db, &mut rows).await.unwrap(), n as u64);
+    assert_eq!(Event::query().count(&db).await.unwrap(), n);
+    for probe in [0usize, 6_553, 6_554, 13_107, 13_108, 13_999] {
+        let got = Event::get(&db, rows[probe].id).await.unwrap();
+        assert_eq!(got, rows[probe], "row {probe} and its key");
+    }
+}
+on_every_engine!(insert_all_chunks);
