@@ -37,6 +37,8 @@
 //! [`connection`] (scopes), [`Model`] (derive it), [`Query`] (the builder), [`raw`] (the
 //! escape hatch), [`Transaction`], [`sharding`] (shard resolvers) and [`migrate`].
 
+#![warn(missing_docs)]
+
 pub use grant_core::*;
 pub use grant_derive::Model;
 
