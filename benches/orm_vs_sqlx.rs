@@ -274,7 +274,10 @@ impl Fixture {
         let n = Item::insert_all(&grant, &mut seed).await.expect("seed");
         assert_eq!(n, SEED_ROWS as u64);
         assert_eq!(seed.last().map(|r| r.id), Some(SEED_ROWS));
-        grant::raw("ANALYZE bench_items").execute(&grant).await.expect("analyze");
+        grant::raw("ANALYZE bench_items")
+            .execute(&grant)
+            .await
+            .expect("analyze");
 
         let fixture = Fixture {
             engine,
@@ -333,7 +336,7 @@ impl Fixture {
             for _ in 0..2 {
                 let mut conn = p.acquire().await.unwrap();
                 let texts: Vec<String> = sqlx::query_scalar(
-                    "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%bench_items%'",
+                    "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%\"bench_items\"%'",
                 )
                 .fetch_all(&mut *conn)
                 .await
@@ -546,7 +549,11 @@ fn bench_routing(c: &mut Criterion, rt: &Runtime, grant: &Grant) {
         .measurement_time(Duration::from_secs(2));
     let handler = grant.handler();
     group.bench_function("handler.pool(primary, Reading)", |b| {
-        b.iter(|| handler.pool(black_box("primary"), &Role::Reading, None).unwrap())
+        b.iter(|| {
+            handler
+                .pool(black_box("primary"), &Role::Reading, None)
+                .unwrap()
+        })
     });
     group.bench_function("handler.database(primary)", |b| {
         b.iter(|| handler.database(black_box("primary")).unwrap())
@@ -617,7 +624,12 @@ fn bench_parts(c: &mut Criterion) {
         b.iter(|| black_box(&one).values())
     });
     group.bench_function("Model::META.statements (cached)", |b| {
-        b.iter(|| black_box(Item::META).statements(black_box(Backend::Postgres)).find.len())
+        b.iter(|| {
+            black_box(Item::META)
+                .statements(black_box(Backend::Postgres))
+                .find
+                .len()
+        })
     });
     group.bench_function("debug_span! (no subscriber)", |b| {
         b.iter(|| {

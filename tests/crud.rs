@@ -336,7 +336,11 @@ async fn insert_all_chunks(e: &Engine) {
     bad[(n - 1) as usize].code = "e0".into();
     let err = Event::insert_all(&db, &mut bad).await.unwrap_err();
     assert!(matches!(err, grant::Error::Database { .. }), "{err:?}");
-    assert_eq!(Event::query().count(&db).await.unwrap(), 0, "nothing left behind");
+    assert_eq!(
+        Event::query().count(&db).await.unwrap(),
+        0,
+        "nothing left behind"
+    );
 
     let mut rows: Vec<Event> = (0..n).map(make).collect();
     assert_eq!(Event::insert_all(&db, &mut rows).await.unwrap(), n as u64);

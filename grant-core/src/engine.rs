@@ -57,71 +57,37 @@ macro_rules! add_value {
     };
 }
 
-impl Engine for Postgres {
-    #[inline]
-    fn add(args: &mut Self::Arguments<'_>, value: Value) -> Result<(), BoxDynError> {
-        add_value!(args, value)
-    }
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-    fn last_insert_id(_: &Self::QueryResult) -> Option<i64> {
-        None
-    }
-    #[inline]
-    fn decode_model<M: Model>(row: &Self::Row, by_name: bool) -> Result<M> {
-        M::from_pg_row(row, by_name)
-    }
-    fn decode_at<T: ColumnType>(row: &Self::Row, index: usize) -> Result<T, sqlx::Error> {
-        T::decode_pg(row, index)
-    }
-    fn wrap_row(row: Self::Row) -> Row {
-        Row::Postgres(row)
-    }
+macro_rules! impl_engine {
+    ($db:ty, $from_row:ident, $decode:ident, $row:ident, |$r:ident| $last_id:expr) => {
+        impl Engine for $db {
+            #[inline]
+            fn add(args: &mut Self::Arguments<'_>, value: Value) -> Result<(), BoxDynError> {
+                add_value!(args, value)
+            }
+            fn rows_affected(result: &Self::QueryResult) -> u64 {
+                result.rows_affected()
+            }
+            fn last_insert_id($r: &Self::QueryResult) -> Option<i64> {
+                $last_id
+            }
+            #[inline]
+            fn decode_model<M: Model>(row: &Self::Row, by_name: bool) -> Result<M> {
+                M::$from_row(row, by_name)
+            }
+            fn decode_at<T: ColumnType>(row: &Self::Row, index: usize) -> Result<T, sqlx::Error> {
+                T::$decode(row, index)
+            }
+            fn wrap_row(row: Self::Row) -> Row {
+                Row::$row(row)
+            }
+        }
+    };
 }
 
-impl Engine for MySql {
-    #[inline]
-    fn add(args: &mut Self::Arguments<'_>, value: Value) -> Result<(), BoxDynError> {
-        add_value!(args, value)
-    }
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-    fn last_insert_id(result: &Self::QueryResult) -> Option<i64> {
-        i64::try_from(result.last_insert_id()).ok()
-    }
-    #[inline]
-    fn decode_model<M: Model>(row: &Self::Row, by_name: bool) -> Result<M> {
-        M::from_mysql_row(row, by_name)
-    }
-    fn decode_at<T: ColumnType>(row: &Self::Row, index: usize) -> Result<T, sqlx::Error> {
-        T::decode_mysql(row, index)
-    }
-    fn wrap_row(row: Self::Row) -> Row {
-        Row::MySql(row)
-    }
-}
-
-impl Engine for Sqlite {
-    #[inline]
-    fn add(args: &mut Self::Arguments<'_>, value: Value) -> Result<(), BoxDynError> {
-        add_value!(args, value)
-    }
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
-    fn last_insert_id(result: &Self::QueryResult) -> Option<i64> {
-        Some(result.last_insert_rowid())
-    }
-    #[inline]
-    fn decode_model<M: Model>(row: &Self::Row, by_name: bool) -> Result<M> {
-        M::from_sqlite_row(row, by_name)
-    }
-    fn decode_at<T: ColumnType>(row: &Self::Row, index: usize) -> Result<T, sqlx::Error> {
-        T::decode_sqlite(row, index)
-    }
-    fn wrap_row(row: Self::Row) -> Row {
-        Row::Sqlite(row)
-    }
-}
+impl_engine!(Postgres, from_pg_row, decode_pg, Postgres, |_r| None);
+impl_engine!(MySql, from_mysql_row, decode_mysql, MySql, |r| {
+    i64::try_from(r.last_insert_id()).ok()
+});
+impl_engine!(Sqlite, from_sqlite_row, decode_sqlite, Sqlite, |r| Some(
+    r.last_insert_rowid()
+));

@@ -158,6 +158,19 @@ macro_rules! dispatch {
     };
 }
 
+/// Runs one statement on `$conn`: a span for it, error mapping naming its target, and
+/// `$body` with `$x` the concrete executor, `$db` its database type and `$err` the mapper.
+/// `$rows` counts the rows of the result for the span.
+macro_rules! run_statement {
+    ($conn:expr, $req:expr, $model:expr, $rows:expr, |$x:ident, $db:ident, $err:ident| $body:expr) => {{
+        let conn = $conn;
+        let span = $crate::exec::run::span(conn.key(), $req);
+        let src = $crate::exec::ErrSource::of(&conn, $model);
+        let $err = src.ctx();
+        $crate::exec::run::traced(span, async { dispatch!(conn, |$x, $db| $body) }, $rows).await
+    }};
+}
+
 mod errors;
 mod ops;
 mod run;

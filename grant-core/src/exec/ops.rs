@@ -15,7 +15,7 @@ use crate::sql::{insert_columns, insert_sql, SqlWriter};
 use crate::transaction::TxInner;
 use crate::value::Value;
 
-use super::run::{bind_all, execute, fetch_all_on, fetch_optional_on, span, traced};
+use super::run::{bind_all, execute, fetch_all_on, fetch_optional_on};
 use super::{resolve, Access, Conn, ErrSource, Request, Target};
 
 /// Build the SQL and values of a SELECT of `M`.
@@ -46,23 +46,19 @@ pub(crate) async fn fetch_models<M: Model>(
     let req = Request::model(M::META, access, "select");
     let conn = resolve(target, &req)?;
     let (sql, binds, by_name) = select_sql::<M>(conn.backend(), select);
-    let span = span(conn.key(), &req);
-    let src = ErrSource::of(&conn, M::META.name);
-    let err = src.ctx();
-    traced(
-        span,
-        async {
-            dispatch!(conn, |x, DB| {
-                let args = bind_all::<DB>(binds)?;
-                fetch_all_on::<DB, _, M>(x, &sql, args, err, |row| {
-                    DB::decode_model::<M>(&row, by_name)
-                })
-                .await
-            })
-        },
+    run_statement!(
+        conn,
+        &req,
+        M::META.name,
         |v| v.len() as u64,
+        |x, DB, err| {
+            let args = bind_all::<DB>(binds)?;
+            fetch_all_on::<DB, _, M>(x, &sql, args, err, |row| {
+                DB::decode_model::<M>(&row, by_name)
+            })
+            .await
+        }
     )
-    .await
 }
 
 /// The row of `M` with this key.
@@ -70,27 +66,23 @@ pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Opt
     let req = Request::model(M::META, Access::Read, "find");
     let conn = resolve(target, &req)?;
     let sql = &M::META.statements(conn.backend()).find;
-    let span = span(conn.key(), &req);
-    let src = ErrSource::of(&conn, M::META.name);
-    let err = src.ctx();
-    traced(
-        span,
-        async {
-            dispatch!(conn, |x, DB| {
-                let mut args = <DB as sqlx::Database>::Arguments::default();
-                DB::add(&mut args, key).map_err(|e| Error::Bind {
-                    column: M::META.key_column().name.to_string(),
-                    message: e.to_string(),
-                })?;
-                match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
-                    Some(row) => DB::decode_model::<M>(&row, false).map(Some),
-                    None => Ok(None),
-                }
-            })
-        },
+    run_statement!(
+        conn,
+        &req,
+        M::META.name,
         |v| v.is_some() as u64,
+        |x, DB, err| {
+            let mut args = <DB as sqlx::Database>::Arguments::default();
+            DB::add(&mut args, key).map_err(|e| Error::Bind {
+                column: M::META.key_column().name.to_string(),
+                message: e.to_string(),
+            })?;
+            match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+                Some(row) => DB::decode_model::<M>(&row, false).map(Some),
+                None => Ok(None),
+            }
+        }
     )
-    .await
 }
 
 pub(crate) async fn count<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<i64> {
@@ -122,22 +114,12 @@ pub(crate) async fn exists<M: Model>(target: Target<'_>, parts: &QueryParts) -> 
     parts.write_where(&mut w, &mut binds);
     parts.write_tail(&mut w, &mut binds, Some(1));
     let sql = w.finish();
-    let span = span(conn.key(), &req);
-    let src = ErrSource::of(&conn, M::META.name);
-    let err = src.ctx();
-    traced(
-        span,
-        async {
-            dispatch!(conn, |x, DB| {
-                let args = bind_all::<DB>(binds)?;
-                Ok(fetch_optional_on::<DB, _>(x, &sql, args, err)
-                    .await?
-                    .is_some())
-            })
-        },
-        |v| *v as u64,
-    )
-    .await
+    run_statement!(conn, &req, M::META.name, |v| *v as u64, |x, DB, err| {
+        let args = bind_all::<DB>(binds)?;
+        Ok(fetch_optional_on::<DB, _>(x, &sql, args, err)
+            .await?
+            .is_some())
+    })
 }
 
 async fn scalar_i64<M: Model>(
@@ -146,23 +128,13 @@ async fn scalar_i64<M: Model>(
     sql: &str,
     binds: Vec<Value>,
 ) -> Result<i64> {
-    let span = span(conn.key(), req);
-    let src = ErrSource::of(&conn, M::META.name);
-    let err = src.ctx();
-    traced(
-        span,
-        async {
-            dispatch!(conn, |x, DB| {
-                let args = bind_all::<DB>(binds)?;
-                match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
-                    Some(row) => DB::decode_at::<i64>(&row, 0).map_err(|e| err.map(e)),
-                    None => Ok(0),
-                }
-            })
-        },
-        |_| 1,
-    )
-    .await
+    run_statement!(conn, req, M::META.name, |_| 1, |x, DB, err| {
+        let args = bind_all::<DB>(binds)?;
+        match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+            Some(row) => DB::decode_at::<i64>(&row, 0).map_err(|e| err.map(e)),
+            None => Ok(0),
+        }
+    })
 }
 
 /// The current time, at the microsecond precision every engine stores.
@@ -187,26 +159,16 @@ pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()
     let values = insert_values(m);
     let stmts = M::META.statements(conn.backend());
     if stmts.insert_returns_key {
-        let span = span(conn.key(), &req);
-        let src = ErrSource::of(&conn, M::META.name);
-        let err = src.ctx();
         let sql = &stmts.insert;
-        let key = traced(
-            span,
-            async {
-                dispatch!(conn, |x, DB| {
-                    let args = bind_all::<DB>(values)?;
-                    match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
-                        Some(row) => DB::decode_at::<M::Key>(&row, 0)
-                            .map(Some)
-                            .map_err(|e| err.map(e)),
-                        None => Ok(None),
-                    }
-                })
-            },
-            |_| 1,
-        )
-        .await?;
+        let key = run_statement!(conn, &req, M::META.name, |_| 1, |x, DB, err| {
+            let args = bind_all::<DB>(values)?;
+            match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+                Some(row) => DB::decode_at::<M::Key>(&row, 0)
+                    .map(Some)
+                    .map_err(|e| err.map(e)),
+                None => Ok(None),
+            }
+        })?;
         if let Some(key) = key {
             m.set_key(key);
         }
@@ -285,23 +247,19 @@ async fn insert_chunks<M: Model>(
         }
         let conn_ref = reborrow(&mut conn);
         if returning {
-            let span = span(conn_ref.key(), req);
-            let src = ErrSource::of(&conn_ref, M::META.name);
-            let err = src.ctx();
-            let keys: Vec<M::Key> = traced(
-                span,
-                async {
-                    dispatch!(conn_ref, |x, DB| {
-                        let args = bind_all::<DB>(values)?;
-                        fetch_all_on::<DB, _, M::Key>(x, sql, args, err, |row| {
-                            DB::decode_at::<M::Key>(&row, 0).map_err(|e| err.map(e))
-                        })
-                        .await
-                    })
-                },
+            let keys: Vec<M::Key> = run_statement!(
+                conn_ref,
+                req,
+                M::META.name,
                 |v| v.len() as u64,
-            )
-            .await?;
+                |x, DB, err| {
+                    let args = bind_all::<DB>(values)?;
+                    fetch_all_on::<DB, _, M::Key>(x, sql, args, err, |row| {
+                        DB::decode_at::<M::Key>(&row, 0).map_err(|e| err.map(e))
+                    })
+                    .await
+                }
+            )?;
             for (m, k) in part.iter_mut().zip(keys) {
                 m.set_key(k);
             }

@@ -17,7 +17,7 @@ use crate::raw::Row;
 use crate::transaction::TxInner;
 use crate::value::Value;
 
-use super::{Conn, ErrCtx, ErrSource, Request};
+use super::{Conn, ErrCtx, Request};
 
 pub(crate) fn bind_all<'q, DB: Engine>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
     let mut args = DB::Arguments::default();
@@ -124,21 +124,11 @@ pub(crate) async fn execute(
     sql: &str,
     binds: Vec<Value>,
 ) -> Result<(u64, Option<i64>)> {
-    let span = span(conn.key(), req);
-    let src = ErrSource::of(&conn, req.model);
-    let err = src.ctx();
-    traced(
-        span,
-        async {
-            dispatch!(conn, |x, DB| {
-                let args = bind_all::<DB>(binds)?;
-                let r = execute_on::<DB, _>(x, sql, args, err).await?;
-                Ok((DB::rows_affected(&r), DB::last_insert_id(&r)))
-            })
-        },
-        |v| v.0,
-    )
-    .await
+    run_statement!(conn, req, req.model, |v| v.0, |x, DB, err| {
+        let args = bind_all::<DB>(binds)?;
+        let r = execute_on::<DB, _>(x, sql, args, err).await?;
+        Ok((DB::rows_affected(&r), DB::last_insert_id(&r)))
+    })
 }
 
 /// Raw rows for raw SQL.
@@ -148,18 +138,8 @@ pub(crate) async fn fetch_rows(
     sql: &str,
     binds: Vec<Value>,
 ) -> Result<Vec<Row>> {
-    let span = span(conn.key(), req);
-    let src = ErrSource::of(&conn, req.model);
-    let err = src.ctx();
-    traced(
-        span,
-        async {
-            dispatch!(conn, |x, DB| {
-                let args = bind_all::<DB>(binds)?;
-                fetch_all_on::<DB, _, Row>(x, sql, args, err, |row| Ok(DB::wrap_row(row))).await
-            })
-        },
-        |v| v.len() as u64,
-    )
-    .await
+    run_statement!(conn, req, req.model, |v| v.len() as u64, |x, DB, err| {
+        let args = bind_all::<DB>(binds)?;
+        fetch_all_on::<DB, _, Row>(x, sql, args, err, |row| Ok(DB::wrap_row(row))).await
+    })
 }
