@@ -12,9 +12,13 @@
 //! odd ones) and time each side separately; `grant` reports Grant's time, `sqlx` the raw
 //! sqlx time. So each reported number was measured while the other side ran in between,
 //! on the same connections, the same prepared statements (sqlx caches them per
-//! connection by SQL text, and the text is identical) and the same table state. Each
-//! sample also yields a paired ratio (Grant's total / sqlx's total over the same
-//! iterations); the median of those is printed in a summary at the end.
+//! connection by SQL text, and the text is identical) and the same table state.
+//!
+//! Criterion runs a row's two functions one after the other, so on a shared machine their
+//! medians come from different time windows. The bench therefore also records both sides'
+//! times of every sample and prints a same-window summary at the end: per row, the median
+//! Grant and sqlx time over the samples of both functions, their ratio, and the median of
+//! the per-sample paired ratio (Grant's total / sqlx's total over the same iterations).
 //!
 //! The raw side gets its pool from Grant (`handler().pool(..)`), so pool options are
 //! identical; it decodes by position into the same struct and binds the same Rust types
@@ -28,7 +32,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode};
 use grant::{
     connected_to, connection, Backend, Config, Context, DatabaseConfig, Grant, Model, Pool,
-    PoolConfig, Role, Statements,
+    PoolConfig, Role, SqlWriter, Statements,
 };
 use sqlx::Row as _;
 use tokio::runtime::Runtime;
@@ -221,7 +225,7 @@ fn item(i: i64, category: i32) -> Item {
 type Pairs = BTreeMap<(String, u8), Vec<(u64, Duration, Duration)>>;
 
 thread_local! {
-    static PAIRS: RefCell<Pairs> = RefCell::new(BTreeMap::new());
+    static PAIRS: RefCell<Pairs> = const { RefCell::new(BTreeMap::new()) };
 }
 
 impl Fixture {
@@ -271,8 +275,11 @@ impl Fixture {
         let mut seed: Vec<Item> = (0..SEED_ROWS)
             .map(|i| item(i, (i % CATEGORIES) as i32))
             .collect();
-        let n = Item::insert_all(&grant, &mut seed).await.expect("seed");
-        assert_eq!(n, SEED_ROWS as u64);
+        // In batches of BATCH rows, so the seed sends the same statement as the benchmark.
+        for chunk in seed.chunks_mut(BATCH) {
+            let n = Item::insert_all(&grant, chunk).await.expect("seed");
+            assert_eq!(n, BATCH as u64);
+        }
         assert_eq!(seed.last().map(|r| r.id), Some(SEED_ROWS));
         grant::raw("ANALYZE bench_items")
             .execute(&grant)
@@ -333,21 +340,35 @@ impl Fixture {
                 &self.sql.insert_batch,
                 &self.sql.update,
             ];
-            for _ in 0..2 {
-                let mut conn = p.acquire().await.unwrap();
+            // Hold both connections at once so each is inspected.
+            let mut conns = vec![p.acquire().await.unwrap(), p.acquire().await.unwrap()];
+            let mut seen = Vec::new();
+            for conn in &mut conns {
                 let texts: Vec<String> = sqlx::query_scalar(
-                    "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%\"bench_items\"%'",
+                    "SELECT statement FROM pg_prepared_statements \
+                     WHERE statement LIKE 'INSERT INTO \"bench_items\"%' \
+                        OR statement LIKE 'SELECT % FROM \"bench_items\"%' \
+                        OR statement LIKE 'UPDATE \"bench_items\"%'",
                 )
-                .fetch_all(&mut *conn)
+                .persistent(false) // not itself listed
+                .fetch_all(&mut **conn)
                 .await
                 .unwrap();
-                assert!(texts.len() >= ours.len(), "{texts:?}");
-                for t in &texts {
+                for t in texts {
                     assert!(
                         ours.iter().any(|o| o.as_str() == t),
-                        "Grant prepared a statement the raw side does not use: {t}"
+                        "Grant prepared a statement the raw side does not use: {}..",
+                        &t[..t.len().min(160)]
                     );
+                    seen.push(t);
                 }
+            }
+            for o in ours {
+                assert!(
+                    seen.contains(o),
+                    "never prepared: {}..",
+                    &o[..o.len().min(160)]
+                );
             }
         }
     }
@@ -623,6 +644,30 @@ fn bench_parts(c: &mut Criterion) {
     group.bench_function("Model::values (1 row)", |b| {
         b.iter(|| black_box(&one).values())
     });
+    let batch: Vec<Item> = (0..BATCH as i64).map(|i| item(i, 1)).collect();
+    group.bench_function(
+        "insert_all: Model::values of 1,000 rows into one Vec",
+        |b| {
+            // What insert_all does before binding (values(), drop the generated key, extend).
+            b.iter(|| {
+                let mut values = Vec::with_capacity(BATCH * Item::META.columns.len());
+                for m in black_box(&batch) {
+                    let mut v = m.values();
+                    v.remove(Item::META.primary_key);
+                    values.extend(v);
+                }
+                values
+            })
+        },
+    );
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let text = insert_text(backend, BATCH);
+        assert_eq!(text, Sql::new(backend).insert_batch);
+        group.bench_function(
+            format!("insert_all: 1,000-row INSERT text with SqlWriter ({backend})"),
+            |b| b.iter(|| insert_text(black_box(backend), black_box(BATCH))),
+        );
+    }
     group.bench_function("Model::META.statements (cached)", |b| {
         b.iter(|| {
             black_box(Item::META)
@@ -649,13 +694,50 @@ fn bench_parts(c: &mut Criterion) {
     group.finish();
 }
 
+/// The multi-row INSERT as Grant's `insert_all` builds it (`grant_core::sql::insert_sql`,
+/// through the public `SqlWriter`), to time that step alone.
+fn insert_text(backend: Backend, rows: usize) -> String {
+    let meta = Item::META;
+    let cols: Vec<usize> = (0..meta.columns.len())
+        .filter(|&i| !(meta.auto_increment && i == meta.primary_key))
+        .collect();
+    let mut w = SqlWriter::new(backend, 64 + cols.len() * 16 + rows * (cols.len() * 5 + 4));
+    w.push("INSERT INTO ").ident(meta.table).push(" (");
+    for (n, &i) in cols.iter().enumerate() {
+        if n > 0 {
+            w.push(", ");
+        }
+        w.ident(meta.columns[i].name);
+    }
+    w.push(") VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            w.push(", ");
+        }
+        w.push("(");
+        for n in 0..cols.len() {
+            if n > 0 {
+                w.push(", ");
+            }
+            w.param();
+        }
+        w.push(")");
+    }
+    w.push(" RETURNING ").ident(meta.key_column().name);
+    w.finish()
+}
+
 fn summary() {
     PAIRS.with(|p| {
         let p = p.borrow();
         let mut rows: BTreeMap<&str, Vec<(u64, Duration, Duration)>> = BTreeMap::new();
         for ((row, _side), samples) in p.iter() {
-            // Criterion warms up first, then takes exactly SAMPLES samples.
+            // Criterion warms up first, then takes exactly SAMPLES samples. Fewer: a
+            // `--test` run (one call per function), nothing worth summarising.
             let n = samples.len();
+            if n < SAMPLES {
+                continue;
+            }
             rows.entry(row.as_str())
                 .or_default()
                 .extend_from_slice(&samples[n.saturating_sub(SAMPLES)..]);
@@ -664,10 +746,14 @@ fn summary() {
             return;
         }
         println!();
-        println!("Paired summary (both sides timed in the same samples; medians over samples):");
         println!(
-            "{:<32} {:>14} {:>14} {:>13}",
-            "row", "grant / iter", "sqlx / iter", "paired ratio"
+            "Same-window summary: every sample timed both sides interleaved; medians over the \
+             {} samples of a row's two functions",
+            2 * SAMPLES
+        );
+        println!(
+            "{:<28} {:>12} {:>12} {:>10} {:>8}",
+            "row", "grant", "sqlx", "g/s", "paired"
         );
         for (row, samples) in rows {
             let per_iter = |d: Duration, n: u64| d.as_nanos() as f64 / n as f64;
@@ -677,11 +763,13 @@ fn summary() {
                 .iter()
                 .map(|s| s.1.as_secs_f64() / s.2.as_secs_f64())
                 .collect();
+            let (g, s) = (median(&mut g), median(&mut s));
             println!(
-                "{:<32} {:>14} {:>14} {:>12.3}x",
+                "{:<28} {:>12} {:>12} {:>9.3}x {:>7.3}x",
                 row,
-                fmt_ns(median(&mut g)),
-                fmt_ns(median(&mut s)),
+                fmt_ns(g),
+                fmt_ns(s),
+                g / s,
                 median(&mut r)
             );
         }
