@@ -193,20 +193,17 @@ mod statement_log {
             }
         }
 
+        // Grant records `elapsed_us` last, when the statement has finished.
         fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-            if let Some(span) = ctx.span(id) {
-                if let Some(fields) = span.extensions_mut().get_mut::<Fields>() {
-                    values.record(fields);
-                }
-            }
-        }
-
-        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-            let Some(span) = ctx.span(&id) else { return };
-            let ext = span.extensions();
-            let Some(fields) = ext.get::<Fields>() else {
+            let Some(span) = ctx.span(id) else { return };
+            let mut ext = span.extensions_mut();
+            let Some(fields) = ext.get_mut::<Fields>() else {
                 return;
             };
+            values.record(fields);
+            if !fields.0.iter().any(|(n, _)| *n == "elapsed_us") {
+                return;
+            }
             let get = |k: &str| {
                 fields
                     .0

@@ -41,16 +41,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
             ctx.span(id).unwrap().extensions_mut().insert(f);
         }
     }
+    // Grant records `elapsed_us` last, when the statement has finished. (The span itself may
+    // close a little later: sqlx's SQLite worker thread holds it while it finishes up.)
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         if let Some(f) = ctx.span(id).unwrap().extensions_mut().get_mut::<Fields>() {
             values.record(f);
-        }
-    }
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let span = ctx.span(&id).unwrap();
-        let ext = span.extensions();
-        if let Some(f) = ext.get::<Fields>() {
-            self.0.lock().unwrap().push(f.0.clone());
+            if f.0.iter().any(|(n, _)| n == "elapsed_us") {
+                self.0.lock().unwrap().push(f.0.clone());
+            }
         }
     }
 }

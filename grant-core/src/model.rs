@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::query::{Query, Select};
-use crate::sql::Statements;
+use crate::sql::{MultiInsertCache, Statements};
 use crate::value::{ColumnType, SqlType, Value};
 use crate::Executor;
 
@@ -44,6 +44,8 @@ pub struct ModelMeta {
     pub database: Option<&'static str>,
     /// A database entry that serves the reading role (`None`: the writer's replicas).
     pub reading: Option<&'static str>,
+    /// Whether the model has `created_at` / `updated_at` columns to fill.
+    pub timestamps: bool,
     /// The fixed statements, built once per engine on first use.
     pub statements: &'static StatementCache,
 }
@@ -59,12 +61,31 @@ impl ModelMeta {
     pub fn statements(&self, backend: Backend) -> &Statements {
         self.statements.get(self, backend)
     }
+
+    /// The multi-row INSERT text for at least `rows` rows and the byte length of its first
+    /// `rows` rows (without `RETURNING`).
+    pub(crate) fn multi_insert(
+        &self,
+        backend: Backend,
+        rows: usize,
+    ) -> (std::sync::Arc<str>, usize) {
+        self.statements.multi[slot(backend)].get(self, backend, rows)
+    }
+}
+
+fn slot(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => 0,
+        Backend::MySql => 1,
+        Backend::Sqlite => 2,
+    }
 }
 
 /// Where a model keeps its fixed statements: one slot per engine, filled once.
 #[derive(Debug)]
 pub struct StatementCache {
     slots: [OnceLock<Statements>; 3],
+    multi: [MultiInsertCache; 3],
 }
 
 impl StatementCache {
@@ -72,17 +93,17 @@ impl StatementCache {
     pub const fn new() -> Self {
         StatementCache {
             slots: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
+            multi: [
+                MultiInsertCache::new(),
+                MultiInsertCache::new(),
+                MultiInsertCache::new(),
+            ],
         }
     }
 
     #[inline]
     fn get(&self, meta: &ModelMeta, backend: Backend) -> &Statements {
-        let slot = match backend {
-            Backend::Postgres => &self.slots[0],
-            Backend::MySql => &self.slots[1],
-            Backend::Sqlite => &self.slots[2],
-        };
-        slot.get_or_init(|| Statements::build(meta, backend))
+        self.slots[slot(backend)].get_or_init(|| Statements::build(meta, backend))
     }
 }
 
@@ -107,8 +128,16 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// The primary key's value.
     fn key(&self) -> Self::Key;
 
+    /// Append every column's value, in the order of `META.columns`; the key's only when
+    /// `with_key` is true.
+    fn push_values(&self, out: &mut Vec<Value>, with_key: bool);
+
     /// Every column's value, in the order of `META.columns`.
-    fn values(&self) -> Vec<Value>;
+    fn values(&self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(Self::META.columns.len());
+        self.push_values(&mut out, true);
+        out
+    }
 
     /// Store the key the database returned (RETURNING).
     fn set_key(&mut self, key: Self::Key);

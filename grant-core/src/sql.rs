@@ -1,7 +1,7 @@
 //! SQL text per dialect: identifier quoting, placeholders, and each model's fixed
 //! statements, built once per engine rather than per call.
 
-use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
 
 use crate::backend::Backend;
 use crate::model::ModelMeta;
@@ -59,7 +59,8 @@ impl SqlWriter {
         self.params += 1;
         match self.backend {
             Backend::Postgres => {
-                let _ = write!(self.sql, "${}", self.params);
+                self.sql.push('$');
+                push_decimal(&mut self.sql, self.params);
             }
             Backend::MySql | Backend::Sqlite => self.sql.push('?'),
         }
@@ -103,6 +104,8 @@ pub struct Statements {
     pub delete: String,
     /// Whether `insert` ends in `RETURNING`.
     pub insert_returns_key: bool,
+    /// ` RETURNING <key>` (empty where the key comes back as last-insert-id).
+    pub returning: String,
 }
 
 impl Statements {
@@ -167,6 +170,7 @@ impl Statements {
             update,
             delete,
             insert_returns_key,
+            returning: returning_suffix(meta, backend),
         }
     }
 }
@@ -176,49 +180,146 @@ pub(crate) fn insert_columns(meta: &ModelMeta) -> impl Iterator<Item = usize> + 
     (0..meta.columns.len()).filter(move |&i| !(meta.auto_increment && i == meta.primary_key))
 }
 
-/// `INSERT` of `rows` rows; returns the text and whether it ends in `RETURNING <key>`.
-pub(crate) fn insert_sql(meta: &ModelMeta, backend: Backend, rows: usize) -> (String, bool) {
+/// ` RETURNING <key>` where the database generates the key and the engine can return it
+/// (PostgreSQL, SQLite); empty on MariaDB/MySQL, which report last-insert-id instead.
+pub(crate) fn returning_suffix(meta: &ModelMeta, backend: Backend) -> String {
+    if meta.auto_increment && backend != Backend::MySql {
+        let mut w = SqlWriter::new(backend, 16 + meta.key_column().name.len());
+        w.push(" RETURNING ").ident(meta.key_column().name);
+        w.finish()
+    } else {
+        String::new()
+    }
+}
+
+/// `INSERT INTO t (..) VALUES (..), (..)` for `rows` rows, without `RETURNING`, and the byte
+/// offset where each row's group ends: the text for `n <= rows` rows is the prefix up to
+/// `row_ends[n - 1]`.
+fn insert_prefix(meta: &ModelMeta, backend: Backend, rows: usize) -> (String, Vec<usize>) {
     let cols: Vec<usize> = insert_columns(meta).collect();
-    let mut w = SqlWriter::new(backend, 64 + cols.len() * 16 + rows * (cols.len() * 5 + 4));
+    let mut w = SqlWriter::new(backend, 64 + cols.len() * 16 + rows * (cols.len() * 7 + 4));
+    let mut row_ends = Vec::with_capacity(rows);
     w.push("INSERT INTO ").ident(meta.table);
     if cols.is_empty() {
         match backend {
             Backend::MySql => {
                 w.push(" () VALUES ()");
+                row_ends.push(w.as_str().len());
                 for _ in 1..rows {
                     w.push(", ()");
+                    row_ends.push(w.as_str().len());
                 }
             }
             Backend::Postgres | Backend::Sqlite => {
+                // One row per statement: these engines have no multi-row DEFAULT VALUES.
                 w.push(" DEFAULT VALUES");
+                row_ends.push(w.as_str().len());
             }
         }
-    } else {
-        w.push(" (");
-        for (n, &i) in cols.iter().enumerate() {
+        return (w.finish(), row_ends);
+    }
+    w.push(" (");
+    for (n, &i) in cols.iter().enumerate() {
+        if n > 0 {
+            w.push(", ");
+        }
+        w.ident(meta.columns[i].name);
+    }
+    w.push(") VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            w.push(", ");
+        }
+        w.push("(");
+        for n in 0..cols.len() {
             if n > 0 {
                 w.push(", ");
             }
-            w.ident(meta.columns[i].name);
+            w.param();
         }
-        w.push(") VALUES ");
-        for r in 0..rows {
-            if r > 0 {
-                w.push(", ");
-            }
-            w.push("(");
-            for n in 0..cols.len() {
-                if n > 0 {
-                    w.push(", ");
+        w.push(")");
+        row_ends.push(w.as_str().len());
+    }
+    (w.finish(), row_ends)
+}
+
+/// `INSERT` of `rows` rows; returns the text and whether it ends in `RETURNING <key>`.
+fn insert_sql(meta: &ModelMeta, backend: Backend, rows: usize) -> (String, bool) {
+    let (mut sql, _) = insert_prefix(meta, backend, rows);
+    let suffix = returning_suffix(meta, backend);
+    sql.push_str(&suffix);
+    (sql, !suffix.is_empty())
+}
+
+/// The multi-row INSERT text of one model and engine, kept for the largest row count asked
+/// so far: a statement of `n` rows is a prefix of it (plus `RETURNING`), so `insert_all`
+/// does not rebuild thousands of placeholders per call.
+#[derive(Debug, Default)]
+pub(crate) struct MultiInsertCache {
+    built: RwLock<Option<MultiInsert>>,
+}
+
+/// A multi-row INSERT text and where each of its rows ends.
+type MultiInsert = (Arc<str>, Arc<[usize]>);
+
+impl MultiInsertCache {
+    pub(crate) const fn new() -> Self {
+        MultiInsertCache {
+            built: RwLock::new(None),
+        }
+    }
+
+    /// The cached text and the byte length of its first `rows` rows.
+    pub(crate) fn get(&self, meta: &ModelMeta, backend: Backend, rows: usize) -> (Arc<str>, usize) {
+        {
+            let built = self.built.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((sql, ends)) = built.as_ref() {
+                if let Some(&end) = ends.get(rows.saturating_sub(1)) {
+                    return (sql.clone(), end);
                 }
-                w.param();
             }
-            w.push(")");
+        }
+        let (sql, ends) = insert_prefix(meta, backend, rows);
+        let (sql, ends): (Arc<str>, Arc<[usize]>) = (sql.into(), ends.into());
+        let end = ends
+            .get(rows.saturating_sub(1))
+            .copied()
+            .unwrap_or(sql.len());
+        let mut built = self.built.write().unwrap_or_else(|e| e.into_inner());
+        let longer = built.as_ref().is_none_or(|(_, old)| old.len() < ends.len());
+        if longer {
+            *built = Some((sql.clone(), ends));
+        }
+        (sql, end)
+    }
+}
+
+/// Append `n` in decimal, without the formatting machinery (placeholders are hot).
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    let returning = meta.auto_increment && backend != Backend::MySql;
-    if returning {
-        w.push(" RETURNING ").ident(meta.key_column().name);
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn decimals() {
+        for n in [0usize, 7, 10, 99, 100, 65_535, usize::MAX] {
+            let mut s = String::new();
+            push_decimal(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
-    (w.finish(), returning)
 }

@@ -58,8 +58,16 @@ pub fn expand(m: &ModelInput) -> TokenStream {
     let values = columns.iter().map(|f| {
         let id = &f.ident;
         let ty = &f.ty;
-        quote_spanned! {ty.span()=> <#ty as ::grant::ColumnType>::to_value(&self.#id) }
+        let push = quote_spanned! {ty.span()=>
+            out.push(<#ty as ::grant::ColumnType>::to_value(&self.#id));
+        };
+        if f.ident == key_field.ident {
+            quote! { if with_key { #push } }
+        } else {
+            push
+        }
     });
+    let timestamps = m.fields.iter().any(|f| f.timestamp.is_some());
 
     let set_generated = if auto {
         quote! {
@@ -132,6 +140,7 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                 auto_increment: #auto,
                 database: #database,
                 reading: #reading,
+                timestamps: #timestamps,
                 statements: &__GRANT_STATEMENTS,
             };
 
@@ -145,8 +154,8 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                     ::core::clone::Clone::clone(&self.#key_ident)
                 }
 
-                fn values(&self) -> ::std::vec::Vec<::grant::Value> {
-                    ::std::vec![#(#values),*]
+                fn push_values(&self, out: &mut ::std::vec::Vec<::grant::Value>, with_key: bool) {
+                    #(#values)*
                 }
 
                 fn set_key(&mut self, key: #key_ty) {

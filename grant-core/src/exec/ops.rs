@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::handler::Pool;
 use crate::model::Model;
 use crate::query::{Assignment, QueryParts, Select};
-use crate::sql::{insert_columns, insert_sql, SqlWriter};
+use crate::sql::{insert_columns, SqlWriter};
 use crate::transaction::TxInner;
 use crate::value::Value;
 
@@ -143,20 +143,26 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(6)
 }
 
-/// Insert values in column order, without a generated key.
-fn insert_values<M: Model>(m: &M) -> Vec<Value> {
-    let mut values = m.values();
-    if M::META.auto_increment {
-        values.remove(M::META.primary_key);
+/// Append a row's insert values in column order, without a generated key.
+#[inline]
+fn push_insert_values<M: Model>(m: &M, out: &mut Vec<Value>) {
+    m.push_values(out, !M::META.auto_increment);
+}
+
+/// Fill `created_at` / `updated_at` where the model has them.
+#[inline]
+fn touch<M: Model>(m: &mut M, inserting: bool) {
+    if M::META.timestamps {
+        m.touch(now(), inserting);
     }
-    values
 }
 
 pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()> {
     let req = Request::model(M::META, Access::Write, "insert");
     let conn = resolve(target, &req)?;
-    m.touch(now(), true);
-    let values = insert_values(m);
+    touch(m, true);
+    let mut values = Vec::with_capacity(M::META.columns.len());
+    push_insert_values(m, &mut values);
     let stmts = M::META.statements(conn.backend());
     if stmts.insert_returns_key {
         let sql = &stmts.insert;
@@ -197,9 +203,11 @@ pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> 
     } else {
         (backend.max_bind_params() / per_row.max(1)).clamp(1, 10_000)
     };
-    let now = now();
-    for m in rows.iter_mut() {
-        m.touch(now, true);
+    if M::META.timestamps {
+        let now = now();
+        for m in rows.iter_mut() {
+            m.touch(now, true);
+        }
     }
     match conn {
         Conn::Pool(slot) if rows.len() > chunk => {
@@ -231,19 +239,28 @@ async fn insert_chunks<M: Model>(
 ) -> Result<u64> {
     let backend = conn.backend();
     let mut total = 0;
-    let full_rows = chunk.min(rows.len());
-    let full = insert_sql(M::META, backend, full_rows);
+    let returning = &M::META.statements(backend).returning;
+    let (prefix, _) = M::META.multi_insert(backend, chunk.min(rows.len()));
+    let per_row = insert_columns(M::META).count();
     for part in rows.chunks_mut(chunk) {
-        let tail;
-        let (sql, returning) = if part.len() == full_rows {
-            (&full.0, full.1)
+        let (prefix, end) = if per_row == 0 {
+            // Engines without multi-row DEFAULT VALUES insert such rows one by one.
+            M::META.multi_insert(backend, 1)
         } else {
-            tail = insert_sql(M::META, backend, part.len());
-            (&tail.0, tail.1)
+            let end = M::META.multi_insert(backend, part.len()).1;
+            (prefix.clone(), end)
         };
-        let mut values = Vec::with_capacity(part.len() * M::META.columns.len());
+        let owned;
+        let sql: &str = if returning.is_empty() {
+            &prefix[..end]
+        } else {
+            owned = [&prefix[..end], returning.as_str()].concat();
+            &owned
+        };
+        let returning = !returning.is_empty();
+        let mut values = Vec::with_capacity(part.len() * per_row);
         for m in part.iter() {
-            values.extend(insert_values(m));
+            push_insert_values(m, &mut values);
         }
         let conn_ref = reborrow(&mut conn);
         if returning {
@@ -291,10 +308,10 @@ fn reborrow<'a>(conn: &'a mut Conn<'_>) -> Conn<'a> {
 pub(crate) async fn update<M: Model>(target: Target<'_>, m: &mut M) -> Result<bool> {
     let req = Request::model(M::META, Access::Write, "update");
     let conn = resolve(target, &req)?;
-    m.touch(now(), false);
-    let mut values = m.values();
-    let key = values.remove(M::META.primary_key);
-    values.push(key);
+    touch(m, false);
+    let mut values = Vec::with_capacity(M::META.columns.len());
+    m.push_values(&mut values, false);
+    values.push(crate::value::ColumnType::to_value(&m.key()));
     let sql = &M::META.statements(conn.backend()).update;
     let (n, _) = execute(conn, &req, sql, values).await?;
     Ok(n > 0)
