@@ -93,7 +93,7 @@ impl Grant {
 
     /// Begin a transaction on the default database's writer.
     pub async fn begin(&self) -> Result<Transaction> {
-        self.begin_on(&self.inner.default.clone()).await
+        self.begin_on(&self.inner.default).await
     }
 
     /// Begin a transaction on `database`'s writer (of the current scope's shard).

@@ -68,40 +68,38 @@ impl ErrCtx<'_> {
 /// What error mapping needs of a connection source, held apart from it so the source
 /// itself can be moved into the statement.
 pub(crate) struct ErrSource<'a> {
-    slot: Option<Arc<PoolSlot>>,
-    tx_key: Option<&'a PoolKey>,
+    origin: Origin<'a>,
     model: &'static str,
+}
+
+enum Origin<'a> {
+    /// A pool: its key, and its timeout counter.
+    Slot(Arc<PoolSlot>),
+    /// A transaction's key.
+    Tx(&'a PoolKey),
 }
 
 impl<'a> ErrSource<'a> {
     pub(crate) fn of(conn: &Conn<'a>, model: &'static str) -> Self {
-        match conn {
-            Conn::Pool(slot) => ErrSource {
-                slot: Some(slot.clone()),
-                tx_key: None,
-                model,
-            },
-            Conn::Tx { key, .. } => ErrSource {
-                slot: None,
-                tx_key: Some(key),
-                model,
-            },
-        }
+        let origin = match conn {
+            Conn::Pool(slot) => Origin::Slot(slot.clone()),
+            Conn::Tx { key, .. } => Origin::Tx(key),
+        };
+        ErrSource { origin, model }
     }
 
     pub(crate) fn ctx(&self) -> ErrCtx<'_> {
-        match (&self.slot, self.tx_key) {
-            (Some(slot), _) => ErrCtx {
+        match &self.origin {
+            Origin::Slot(slot) => ErrCtx {
                 key: slot.key(),
                 slot: Some(slot),
                 model: self.model,
             },
-            (None, Some(key)) => ErrCtx {
+            Origin::Tx(key) => ErrCtx {
                 key,
                 slot: None,
                 model: self.model,
             },
-            (None, None) => unreachable!("an error source has a slot or a transaction key"),
         }
     }
 }
