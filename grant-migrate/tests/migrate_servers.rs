@@ -1,0 +1,217 @@
+//! Migrations against PostgreSQL / MariaDB when `GRANT_TEST_POSTGRES_URL` /
+//! `GRANT_TEST_MARIADB_URL` are set (skipped otherwise).
+
+mod common;
+
+use common::{
+    grant_of, unique, write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS, CREATE_USERS_DOWN,
+};
+use grant_core::config::{DatabaseConfig, ShardConfig};
+use grant_core::{connection, raw, Backend, Grant, Role};
+use grant_migrate::{MigrateError, Migrator};
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Creates `n` fresh databases on the server of `admin_url`, runs `body` with their URLs,
+/// then drops them (even when `body` panics).
+async fn with_databases<F, Fut>(admin_url: &str, n: usize, body: F)
+where
+    F: FnOnce(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let admin = Grant::connect(admin_url).await.unwrap();
+    let base = unique("grant_mig");
+    let names: Vec<String> = (0..n).map(|i| format!("{base}_{i}")).collect();
+    for name in &names {
+        raw(format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let urls = names.iter().map(|n| with_database(admin_url, n)).collect();
+    let outcome = tokio::spawn(body(urls)).await;
+    for name in &names {
+        if let Err(e) = raw(format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&admin)
+            .await
+        {
+            eprintln!("cleanup: cannot drop {name}: {e}");
+        }
+    }
+    admin.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn server_apply_status_revert(backend: Backend, urls: Vec<String>) {
+    let tmp = TempDir::new("server");
+    let dir = tmp.sub("migrations");
+    write(&dir, "20261124090000_create_users.sql", CREATE_USERS);
+    write(
+        &dir,
+        "20261124090000_create_users.down.sql",
+        CREATE_USERS_DOWN,
+    );
+    write(&dir, "20261124090001_add_posts.sql", ADD_POSTS);
+    write(&dir, "20261124090001_add_posts.down.sql", ADD_POSTS_DOWN);
+    if backend == Backend::Postgres {
+        write(
+            &dir,
+            "20261124090002_function.sql",
+            "CREATE FUNCTION user_count() RETURNS bigint AS $$\nBEGIN\n  RETURN (SELECT COUNT(*) FROM users);\nEND;\n$$ LANGUAGE plpgsql;\n",
+        );
+    }
+    let expected = if backend == Backend::Postgres { 3 } else { 2 };
+    let db = DatabaseConfig::new(&urls[0])
+        .migrations(&dir)
+        .shard("shard_one", ShardConfig::new(&urls[1]))
+        .shard("shard_two", ShardConfig::new(&urls[2]));
+    let grant = grant_of(vec![("primary", db)]);
+    let migrator = Migrator::new(&grant);
+
+    let status = migrator.status_all().await.unwrap();
+    assert_eq!(status.len(), 3);
+    assert!(status
+        .iter()
+        .all(|s| s.error.is_none() && s.pending().len() == expected));
+
+    let report = migrator.migrate_all().await.unwrap();
+    assert_eq!(report.targets.len(), 3);
+    assert!(report
+        .targets
+        .iter()
+        .all(|t| t.applied.len() == expected && t.backend == backend));
+    assert_eq!(migrator.migrate_all().await.unwrap().applied_count(), 0);
+    let status = migrator.status_all().await.unwrap();
+    assert!(status
+        .iter()
+        .all(|s| s.is_up_to_date() && s.applied().len() == expected));
+    assert!(status
+        .iter()
+        .flat_map(|s| &s.migrations)
+        .all(|m| m.applied_at.as_deref().is_some_and(|a| a.starts_with("20"))));
+    for shard in ["shard_one", "shard_two"] {
+        let rows = connection()
+            .role(Role::Writing)
+            .shard(shard)
+            .run(
+                raw("SELECT name FROM users")
+                    .on("primary")
+                    .fetch_all(&grant),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<String>("name").unwrap(), "it's; me");
+    }
+
+    // A failing statement: PostgreSQL rolls the whole migration back; MariaDB keeps the
+    // statements before it and says so.
+    write(
+        &dir,
+        "20261124090009_broken.sql",
+        "CREATE TABLE tags (id BIGINT PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n",
+    );
+    let err = migrator.migrate("primary").await.unwrap_err();
+    assert_eq!(err.errors().len(), 3);
+    for e in err.errors() {
+        match e {
+            MigrateError::Statement {
+                statement, partial, ..
+            } => {
+                assert_eq!(*statement, 2);
+                assert_eq!(*partial, backend == Backend::MySql);
+            }
+            other => panic!("unexpected error: {other}"),
+        }
+    }
+    let tags = raw(match backend {
+        Backend::Postgres => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'tags'",
+        _ => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'tags'",
+    })
+    .on("primary");
+    let n: i64 = connection()
+        .role(Role::Writing)
+        .run(tags.fetch_all(&grant))
+        .await
+        .unwrap()[0]
+        .get("n")
+        .unwrap();
+    assert_eq!(n, i64::from(backend == Backend::MySql));
+    std::fs::remove_file(dir.join("20261124090009_broken.sql")).unwrap();
+
+    // Revert, on every target.
+    if backend == Backend::Postgres {
+        write(
+            &dir,
+            "20261124090002_function.down.sql",
+            "DROP FUNCTION user_count();\n",
+        );
+        migrator.revert_last("primary").await.unwrap();
+    }
+    let report = migrator.revert_last("primary").await.unwrap();
+    assert_eq!(report.reverted_count(), 3);
+    assert!(report
+        .targets
+        .iter()
+        .all(|t| t.reverted[0].name == "add_posts"));
+    let status = migrator.status("primary").await.unwrap();
+    assert!(status.iter().all(|s| s.applied().len() == 1));
+    grant.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_apply_status_revert() {
+    let Ok(url) = std::env::var("GRANT_TEST_POSTGRES_URL") else {
+        println!("skipped: GRANT_TEST_POSTGRES_URL not set");
+        return;
+    };
+    with_databases(&url, 3, |urls| {
+        server_apply_status_revert(Backend::Postgres, urls)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_apply_status_revert() {
+    let Ok(url) = std::env::var("GRANT_TEST_MARIADB_URL") else {
+        println!("skipped: GRANT_TEST_MARIADB_URL not set");
+        return;
+    };
+    with_databases(&url, 3, |urls| {
+        server_apply_status_revert(Backend::MySql, urls)
+    })
+    .await;
+}
+
+#[test]
+fn url_database_replacement() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/grant_test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database(
+            "mysql://grant@127.0.0.1:3306/grant_test?ssl-mode=disabled",
+            "x"
+        ),
+        "mysql://grant@127.0.0.1:3306/x?ssl-mode=disabled"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
