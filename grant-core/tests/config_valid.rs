@@ -233,6 +233,27 @@ fn from_file_and_from_toml_str() {
     assert_eq!(config.environment(), expected_env.trim());
     assert_eq!(config.default_database(), "primary");
 
+    // Relative migrations folders are resolved against the file's folder; absolute ones kept.
+    std::fs::write(
+        &path,
+        format!(
+            "{}migrations = \"db/primary\"\n{}migrations = \"/abs/other\"\n",
+            pg("primary"),
+            pg("other")
+        ),
+    )
+    .unwrap();
+    let config = Config::from_file(&path).unwrap();
+    assert_eq!(
+        config.database("primary").unwrap().migrations.as_deref(),
+        Some(dir.join("db/primary").as_path())
+    );
+    assert_eq!(
+        config.database("other").unwrap().migrations.as_deref(),
+        Some(std::path::Path::new("/abs/other"))
+    );
+    std::fs::write(&path, pg("primary")).unwrap();
+
     let config = Config::from_toml_str(&pg("primary")).unwrap();
     assert_eq!(
         config.database("primary").unwrap().backend,

@@ -116,6 +116,9 @@ impl Config {
     /// Problems with the file itself (unreadable, not UTF-8, TOML syntax) are reported with
     /// the file's path as the error's `key`; the others with the dotted key path.
     ///
+    /// Relative `migrations` folders are resolved against the file's folder, so the
+    /// `grant-migrate` CLI finds them from any working directory.
+    ///
     /// ```
     /// use grant_core::config::{Config, ConfigErrorKind};
     ///
@@ -136,7 +139,14 @@ impl Config {
             )
         })?;
         let environment = environment_from_process()?;
-        let config = Self::load(&text, &file_key, &environment, &process_var)?;
+        let mut config = Self::load(&text, &file_key, &environment, &process_var)?;
+        if let Some(dir) = path.parent() {
+            for db in config.databases.values_mut() {
+                if let Some(folder) = db.migrations.as_mut().filter(|f| f.is_relative()) {
+                    *folder = dir.join(&*folder);
+                }
+            }
+        }
         tracing::debug!(
             path = %file_key,
             environment = %config.environment,
