@@ -24,10 +24,7 @@ use crate::Executor;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Query<M> {
-    filters: Vec<Expr>,
-    order: Vec<Order>,
-    limit: Option<u64>,
-    offset: Option<u64>,
+    parts: QueryParts,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -59,54 +56,37 @@ impl<M: Model> Query<M> {
     /// A query with no filter: every row.
     pub fn new() -> Self {
         Query {
-            filters: Vec::new(),
-            order: Vec::new(),
-            limit: None,
-            offset: None,
+            parts: QueryParts::default(),
             _model: PhantomData,
         }
     }
 
     /// Add a filter (AND-ed with the others).
     pub fn filter(mut self, expr: Expr) -> Self {
-        self.filters.push(expr);
+        self.parts.filters.push(expr);
         self
     }
 
     /// Add an `ORDER BY` term.
     pub fn order_by(mut self, order: Order) -> Self {
-        self.order.push(order);
+        self.parts.order.push(order);
         self
     }
 
     /// At most `n` rows.
     pub fn limit(mut self, n: u64) -> Self {
-        self.limit = Some(n);
+        self.parts.limit = Some(n);
         self
     }
 
     /// Skip the first `n` rows.
     pub fn offset(mut self, n: u64) -> Self {
-        self.offset = Some(n);
+        self.parts.offset = Some(n);
         self
     }
 
-    fn parts(&self) -> QueryParts {
-        QueryParts {
-            filters: self.filters.clone(),
-            order: self.order.clone(),
-            limit: self.limit,
-            offset: self.offset,
-        }
-    }
-
     fn into_parts(self) -> QueryParts {
-        QueryParts {
-            filters: self.filters,
-            order: self.order,
-            limit: self.limit,
-            offset: self.offset,
-        }
+        self.parts
     }
 
     /// Every matching row.
@@ -140,7 +120,7 @@ impl<M: Model> Query<M> {
 
     /// How many rows match (limit and offset apply).
     pub async fn count<'e>(self, executor: impl Executor<'e>) -> Result<i64> {
-        let parts = self.parts();
+        let parts = self.into_parts();
         exec::count::<M>(executor.into_target(), &parts).await
     }
 
@@ -164,16 +144,6 @@ impl<M: Model> Query<M> {
                 message: "update_all needs at least one assignment".into(),
             });
         }
-        for a in &assignments {
-            if a.column == M::META.key_column().name {
-                // Allowed, but worth a trace: changing keys in bulk is rarely intended.
-                tracing::debug!(
-                    model = M::META.name,
-                    column = a.column,
-                    "update_all sets the key"
-                );
-            }
-        }
         let parts = self.checked_for_bulk("update_all")?;
         exec::update_all::<M>(executor.into_target(), &parts, &assignments).await
     }
@@ -186,7 +156,8 @@ impl<M: Model> Query<M> {
     }
 
     fn checked_for_bulk(self, what: &str) -> Result<QueryParts> {
-        if !self.order.is_empty() || self.limit.is_some() || self.offset.is_some() {
+        let p = &self.parts;
+        if !p.order.is_empty() || p.limit.is_some() || p.offset.is_some() {
             return Err(Error::InvalidQuery {
                 model: M::META.name,
                 message: format!("{what} does not take order_by, limit or offset"),
