@@ -374,23 +374,16 @@ async fn apply_inner(
             statements = m.statements.len(),
             "grant-migrate: applying"
         );
-        let started = Instant::now();
-        run_file(
+        let step = run_step(
             grant,
             t,
+            m,
             &m.path,
             &m.statements,
             m.no_transaction,
             Bookkeeping::Insert(m),
         )
         .await?;
-        let step = Step {
-            version: m.version,
-            name: m.name.clone(),
-            file: m.path.clone(),
-            statements: m.statements.len(),
-            elapsed: started.elapsed(),
-        };
         tracing::info!(
             database = %t.database,
             shard = t.shard.as_deref(),
@@ -431,23 +424,16 @@ pub(crate) async fn revert(
                 name = %m.name,
                 "grant-migrate: reverting"
             );
-            let started = Instant::now();
-            run_file(
+            let step = run_step(
                 &grant,
                 &t,
+                &m,
                 &down.path,
                 &down.statements,
                 down.no_transaction,
                 Bookkeeping::Delete(m.version),
             )
             .await?;
-            let step = Step {
-                version: m.version,
-                name: m.name.clone(),
-                file: down.path.clone(),
-                statements: down.statements.len(),
-                elapsed: started.elapsed(),
-            };
             tracing::info!(
                 database = %t.database,
                 shard = t.shard.as_deref(),
@@ -481,6 +467,27 @@ pub(crate) fn down_path(up: &Path) -> std::path::PathBuf {
 enum Bookkeeping<'a> {
     Insert(&'a Migration),
     Delete(i64),
+}
+
+/// Run one file of migration `m` (its up or its down file) and describe the step.
+async fn run_step(
+    grant: &Grant,
+    t: &Target,
+    m: &Migration,
+    file: &Path,
+    statements: &[Statement],
+    no_transaction: bool,
+    bookkeeping: Bookkeeping<'_>,
+) -> Result<Step, MigrateError> {
+    let started = Instant::now();
+    run_file(grant, t, file, statements, no_transaction, bookkeeping).await?;
+    Ok(Step {
+        version: m.version,
+        name: m.name.clone(),
+        file: file.to_path_buf(),
+        statements: statements.len(),
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Run the statements of one file, then record it, in one transaction where the engine
