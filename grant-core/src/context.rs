@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::error::{Error, ReadOnlyReason, Result};
 use crate::role::Role;
 
 /// The routing context of the current task.
@@ -35,6 +36,24 @@ impl Context {
     /// ```
     pub fn current() -> Context {
         CONTEXT.try_with(Context::clone).unwrap_or_default()
+    }
+
+    /// The role a write in this scope uses, or the refusal of a write that the scope forbids
+    /// (reading role, prevent-writes) on `database`. Checked before any SQL is sent.
+    pub(crate) fn check_write(&self, database: &str) -> Result<Role> {
+        let role = self.role.clone().unwrap_or(Role::Writing);
+        let reason = if role == Role::Reading {
+            ReadOnlyReason::ReadingRole
+        } else if self.prevent_writes {
+            ReadOnlyReason::PreventWrites
+        } else {
+            return Ok(role);
+        };
+        Err(Error::ReadOnly {
+            database: database.to_string(),
+            role,
+            reason,
+        })
     }
 
     /// Run `fut` with this context.

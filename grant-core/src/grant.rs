@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, ReadOnlyReason, Result};
 use crate::exec::{Access, Request};
-use crate::handler::{ConnectionHandler, DatabaseEntry, PoolSlot, PoolStats};
+use crate::handler::{ConnectionHandler, PoolSlot, PoolStats};
 use crate::role::Role;
 use crate::transaction::Transaction;
 
@@ -119,33 +119,19 @@ impl Grant {
         let ctx = Context::current();
         let handler = &self.inner.handler;
         let database = req.database.unwrap_or(&self.inner.default);
-        let lookup = |name: &str| -> Result<Arc<DatabaseEntry>> {
-            handler.database(name).map_err(|_| Error::UnknownDatabase {
-                database: name.to_string(),
-                model: (req.model != "raw").then_some(req.model),
-            })
-        };
         let shard = ctx.shard.as_deref();
+        // Name the model whose routing pointed at an unknown database.
+        let named = |e: Error| match e {
+            Error::UnknownDatabase { database, .. } => Error::UnknownDatabase {
+                database,
+                model: (req.model != "raw").then_some(req.model),
+            },
+            other => other,
+        };
         let slot = match req.access {
             Access::Write => {
-                let role = ctx.role.clone().unwrap_or(Role::Writing);
-                let refuse = |reason| {
-                    Err(Error::ReadOnly {
-                        database: database.to_string(),
-                        role: role.clone(),
-                        reason,
-                    })
-                };
-                if role == Role::Reading {
-                    return refuse(ReadOnlyReason::ReadingRole);
-                }
-                if ctx.prevent_writes {
-                    return refuse(ReadOnlyReason::PreventWrites);
-                }
-                let entry = match &role {
-                    Role::Custom(name) => lookup(&self.custom_entry(database, &role, name)?)?,
-                    _ => lookup(database)?,
-                };
+                let role = ctx.check_write(database)?;
+                let entry = handler.role_entry(database, &role).map_err(named)?;
                 if entry.readonly() {
                     return Err(Error::ReadOnly {
                         database: entry.name().to_string(),
@@ -155,17 +141,15 @@ impl Grant {
                 }
                 entry.targets(shard)?.writer().clone()
             }
-            Access::Read => match ctx.role.as_ref().unwrap_or(&Role::Reading) {
-                Role::Writing => lookup(database)?.targets(shard)?.writer().clone(),
-                Role::Reading => match req.reading {
-                    Some(reading) => lookup(reading)?.targets(shard)?.reader().clone(),
-                    None => lookup(database)?.targets(shard)?.reader().clone(),
-                },
-                role @ Role::Custom(name) => {
-                    let target = self.custom_entry(database, role, name)?;
-                    lookup(&target)?.targets(shard)?.reader().clone()
-                }
-            },
+            Access::Read => {
+                let role = ctx.role.as_ref().unwrap_or(&Role::Reading);
+                // `#[connects_to(reading = ..)]` names the entry that serves reads.
+                let database = match (role, req.reading) {
+                    (Role::Reading, Some(reading)) => reading,
+                    _ => database,
+                };
+                handler.pool(database, role, shard).map_err(named)?
+            }
         };
         tracing::trace!(
             model = req.model,
@@ -176,16 +160,5 @@ impl Grant {
             "grant: routed"
         );
         Ok(slot)
-    }
-
-    fn custom_entry(&self, database: &str, role: &Role, name: &str) -> Result<String> {
-        let entry = self.inner.handler.database(database)?;
-        entry
-            .role_entry(name)
-            .map(str::to_string)
-            .ok_or_else(|| Error::UnknownRole {
-                database: database.to_string(),
-                role: role.clone(),
-            })
     }
 }

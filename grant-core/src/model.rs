@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::query::{Query, Select};
-use crate::sql::{MultiInsertCache, Statements};
+use crate::sql::{MultiInsert, MultiInsertCache, Statements};
 use crate::value::{ColumnType, SqlType, Value};
 use crate::Executor;
 
@@ -62,13 +62,8 @@ impl ModelMeta {
         self.statements.get(self, backend)
     }
 
-    /// The multi-row INSERT text for at least `rows` rows and the byte length of its first
-    /// `rows` rows (without `RETURNING`).
-    pub(crate) fn multi_insert(
-        &self,
-        backend: Backend,
-        rows: usize,
-    ) -> (std::sync::Arc<str>, usize) {
+    /// The multi-row INSERT text (without `RETURNING`) for at least `rows` rows.
+    pub(crate) fn multi_insert(&self, backend: Backend, rows: usize) -> MultiInsert {
         self.statements.multi[slot(backend)].get(self, backend, rows)
     }
 }

@@ -259,8 +259,24 @@ pub(crate) struct MultiInsertCache {
     built: RwLock<Option<MultiInsert>>,
 }
 
-/// A multi-row INSERT text and where each of its rows ends.
-type MultiInsert = (Arc<str>, Arc<[usize]>);
+/// A multi-row INSERT text (without `RETURNING`) and where each of its rows ends.
+#[derive(Debug, Clone)]
+pub(crate) struct MultiInsert {
+    text: Arc<str>,
+    row_ends: Arc<[usize]>,
+}
+
+impl MultiInsert {
+    /// The statement for the first `rows` rows (at most as many as were asked for).
+    pub(crate) fn rows(&self, rows: usize) -> &str {
+        let end = self
+            .row_ends
+            .get(rows.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len());
+        &self.text[..end]
+    }
+}
 
 impl MultiInsertCache {
     pub(crate) const fn new() -> Self {
@@ -269,28 +285,32 @@ impl MultiInsertCache {
         }
     }
 
-    /// The cached text and the byte length of its first `rows` rows.
-    pub(crate) fn get(&self, meta: &ModelMeta, backend: Backend, rows: usize) -> (Arc<str>, usize) {
+    /// A text covering at least `rows` rows (one row for a key-only table on engines
+    /// without multi-row `DEFAULT VALUES`, where `insert_all` inserts one row at a time).
+    pub(crate) fn get(&self, meta: &ModelMeta, backend: Backend, rows: usize) -> MultiInsert {
+        if let Some(built) = self
+            .built
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
         {
-            let built = self.built.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((sql, ends)) = built.as_ref() {
-                if let Some(&end) = ends.get(rows.saturating_sub(1)) {
-                    return (sql.clone(), end);
-                }
+            if built.row_ends.len() >= rows {
+                return built.clone();
             }
         }
-        let (sql, ends) = insert_prefix(meta, backend, rows);
-        let (sql, ends): (Arc<str>, Arc<[usize]>) = (sql.into(), ends.into());
-        let end = ends
-            .get(rows.saturating_sub(1))
-            .copied()
-            .unwrap_or(sql.len());
+        let (text, row_ends) = insert_prefix(meta, backend, rows);
+        let fresh = MultiInsert {
+            text: text.into(),
+            row_ends: row_ends.into(),
+        };
         let mut built = self.built.write().unwrap_or_else(|e| e.into_inner());
-        let longer = built.as_ref().is_none_or(|(_, old)| old.len() < ends.len());
-        if longer {
-            *built = Some((sql.clone(), ends));
+        if built
+            .as_ref()
+            .is_none_or(|old| old.row_ends.len() < fresh.row_ends.len())
+        {
+            *built = Some(fresh.clone());
         }
-        (sql, end)
+        fresh
     }
 }
 

@@ -11,7 +11,6 @@ use crate::context::Context;
 use crate::error::{Error, ReadOnlyReason, Result};
 use crate::exec::{Access, ErrCtx, Request};
 use crate::handler::{Pool, PoolKey, PoolSlot};
-use crate::role::Role;
 
 /// The driver's transaction of one engine.
 #[derive(Debug)]
@@ -137,22 +136,13 @@ impl Transaction {
             });
         }
         if req.access == Access::Write {
-            let ctx = Context::current();
-            let refuse = |reason| {
-                Err(Error::ReadOnly {
-                    database: self.key.database.to_string(),
-                    role: ctx.role.clone().unwrap_or(Role::Writing),
-                    reason,
-                })
-            };
-            if ctx.role == Some(Role::Reading) {
-                return refuse(ReadOnlyReason::ReadingRole);
-            }
-            if ctx.prevent_writes {
-                return refuse(ReadOnlyReason::PreventWrites);
-            }
+            let role = Context::current().check_write(&self.key.database)?;
             if self.readonly {
-                return refuse(ReadOnlyReason::ReadonlyDatabase);
+                return Err(Error::ReadOnly {
+                    database: self.key.database.to_string(),
+                    role,
+                    reason: ReadOnlyReason::ReadonlyDatabase,
+                });
             }
         }
         Ok(())

@@ -240,21 +240,14 @@ async fn insert_chunks<M: Model>(
     let backend = conn.backend();
     let mut total = 0;
     let returning = &M::META.statements(backend).returning;
-    let (prefix, _) = M::META.multi_insert(backend, chunk.min(rows.len()));
+    let multi = M::META.multi_insert(backend, chunk.min(rows.len()));
     let per_row = insert_columns(M::META).count();
     for part in rows.chunks_mut(chunk) {
-        let (prefix, end) = if per_row == 0 {
-            // Engines without multi-row DEFAULT VALUES insert such rows one by one.
-            M::META.multi_insert(backend, 1)
-        } else {
-            let end = M::META.multi_insert(backend, part.len()).1;
-            (prefix.clone(), end)
-        };
         let owned;
         let sql: &str = if returning.is_empty() {
-            &prefix[..end]
+            multi.rows(part.len())
         } else {
-            owned = [&prefix[..end], returning.as_str()].concat();
+            owned = [multi.rows(part.len()), returning.as_str()].concat();
             &owned
         };
         let returning = !returning.is_empty();

@@ -297,23 +297,33 @@ impl ConnectionHandler {
         v
     }
 
-    /// The pool slot of (database, role, shard): `Writing` is the writer, `Reading` a
-    /// replica (round-robin; the writer when there is none), a custom role the writer of
-    /// the entry the database's `roles` table names.
-    pub fn pool(&self, database: &str, role: &Role, shard: Option<&str>) -> Result<Arc<PoolSlot>> {
+    /// The entry that serves `role` for `database`: the database itself for `Writing` and
+    /// `Reading`, the entry named by its `roles` table for a custom role.
+    pub fn role_entry(&self, database: &str, role: &Role) -> Result<Arc<DatabaseEntry>> {
         let entry = self.database(database)?;
         match role {
-            Role::Writing => Ok(entry.targets(shard)?.writer().clone()),
-            Role::Reading => Ok(entry.targets(shard)?.reader().clone()),
             Role::Custom(name) => {
                 let target = entry.role_entry(name).ok_or_else(|| Error::UnknownRole {
                     database: database.to_string(),
                     role: role.clone(),
                 })?;
-                let other = self.database(target)?;
-                Ok(other.targets(shard)?.writer().clone())
+                self.database(target)
             }
+            Role::Writing | Role::Reading => Ok(entry),
         }
+    }
+
+    /// The pool slot of (database, role, shard): `Writing` is the writer; `Reading` a
+    /// replica (round-robin; the writer when there is none); a custom role a replica (or
+    /// the writer) of the entry the database's `roles` table names.
+    pub fn pool(&self, database: &str, role: &Role, shard: Option<&str>) -> Result<Arc<PoolSlot>> {
+        let entry = self.role_entry(database, role)?;
+        let targets = entry.targets(shard)?;
+        Ok(match role {
+            Role::Writing => targets.writer(),
+            Role::Reading | Role::Custom(_) => targets.reader(),
+        }
+        .clone())
     }
 
     /// Statistics of every pool, created or not.
