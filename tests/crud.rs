@@ -80,6 +80,28 @@ async fn crud(e: &Engine) {
         .unwrap();
     assert_eq!(by.id, bob.id);
 
+    // Raw SQL, decoded by name; fetch_optional reads only the first row.
+    let sql = format!(
+        "SELECT name, years FROM crud_people WHERE id >= {} ORDER BY id",
+        e.ph(1)
+    );
+    let row = grant::raw(sql.clone())
+        .bind(ann.id)
+        .fetch_optional(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.get::<String>("name").unwrap(), "Ann");
+    assert_eq!(row.get_at::<i32>(1).unwrap(), 32);
+    assert_eq!(row.columns(), ["name", "years"]);
+    assert!(row.get::<String>("missing").is_err());
+    let none = grant::raw(sql)
+        .bind(i64::MAX)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+    assert!(none.is_none());
+
     assert!(bob.delete(&db).await.unwrap());
     assert!(!bob.delete(&db).await.unwrap());
     assert!(Person::find(&db, bob.id).await.unwrap().is_none());

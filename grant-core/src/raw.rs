@@ -62,9 +62,11 @@ impl RawQuery {
         exec::fetch_rows(conn, &req, &self.sql, self.binds).await
     }
 
-    /// The first row, if any (a read).
+    /// The first row, if any (a read); the rest are not fetched.
     pub async fn fetch_optional<'e>(self, executor: impl Executor<'e>) -> Result<Option<Row>> {
-        Ok(self.fetch_all(executor).await?.into_iter().next())
+        let req = request(&self.database, Access::Read, "raw_fetch");
+        let conn = exec::resolve(executor.into_target(), &req)?;
+        exec::fetch_row(conn, &req, &self.sql, self.binds).await
     }
 
     /// Run a statement that writes; returns the number of rows affected.

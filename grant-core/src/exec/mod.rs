@@ -180,4 +180,4 @@ pub(crate) use ops::{
     count, delete_all, delete_by_key, exists, fetch_models, find, insert, insert_all, update,
     update_all,
 };
-pub(crate) use run::{execute, fetch_rows};
+pub(crate) use run::{execute, fetch_row, fetch_rows};

@@ -143,3 +143,24 @@ pub(crate) async fn fetch_rows(
         fetch_all_on::<DB, _, Row>(x, sql, args, err, |row| Ok(DB::wrap_row(row))).await
     })
 }
+
+/// The first raw row for raw SQL, if any (the rest are not fetched).
+pub(crate) async fn fetch_row(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<Option<Row>> {
+    run_statement!(
+        conn,
+        req,
+        req.model,
+        |v| v.is_some() as u64,
+        |x, DB, err| {
+            let args = bind_all::<DB>(binds)?;
+            Ok(fetch_optional_on::<DB, _>(x, sql, args, err)
+                .await?
+                .map(DB::wrap_row))
+        }
+    )
+}
