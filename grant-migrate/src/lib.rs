@@ -295,18 +295,7 @@ impl Migrator {
             }
         })
         .await;
-        for (t, result) in done {
-            match result {
-                Ok((target_report, error)) => {
-                    report.targets.push(target_report);
-                    errors.extend(error);
-                }
-                Err(e) => {
-                    report.targets.push(t.empty_report());
-                    errors.push(e);
-                }
-            }
-        }
+        collect(done, &mut report, &mut errors);
         sort_targets(&mut report.targets);
         finish(report, errors)
     }
@@ -392,18 +381,7 @@ impl Migrator {
                 async move { Ok(target::apply(grant, t, migrations).await) }
             })
             .await;
-            for (t, result) in done {
-                match result {
-                    Ok((target_report, error)) => {
-                        report.targets.push(target_report);
-                        errors.extend(error);
-                    }
-                    Err(e) => {
-                        report.targets.push(t.empty_report());
-                        errors.push(e);
-                    }
-                }
-            }
+            collect(done, &mut report, &mut errors);
         }
         finish(report, errors)
     }
@@ -558,6 +536,29 @@ where
         "grant-migrate: parallel run done"
     );
     out
+}
+
+/// What one target's run gave: its report and the error that stopped it, if any.
+type Outcome = (TargetReport, Option<MigrateError>);
+
+/// Gather per-target outcomes into the report and the list of errors.
+fn collect(
+    done: Vec<(Target, Result<Outcome>)>,
+    report: &mut Report,
+    errors: &mut Vec<MigrateError>,
+) {
+    for (t, result) in done {
+        match result {
+            Ok((target_report, error)) => {
+                report.targets.push(target_report);
+                errors.extend(error);
+            }
+            Err(e) => {
+                report.targets.push(t.empty_report());
+                errors.push(e);
+            }
+        }
+    }
 }
 
 fn sort_targets(targets: &mut [TargetReport]) {
