@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use crate::error::check_shard_list;
-use crate::value::check_date;
 use crate::{ShardError, ShardResolver, ShardValue};
 
 const RESOLVER: &str = "stable_hash";
@@ -114,11 +113,7 @@ impl StableHash {
             ShardValue::Uuid(b) => h.write(&[0x04]).write(b),
             ShardValue::Timestamp(t) => h.write(&[0x05]).write(&t.to_be_bytes()),
             ShardValue::Date { year, month, day } => {
-                check_date(*year, *month, *day).map_err(|reason| ShardError::InvalidKey {
-                    resolver: RESOLVER,
-                    key: key.clone(),
-                    reason,
-                })?;
+                key.check_date_for(RESOLVER, *year, *month, *day)?;
                 // check_date guarantees month <= 12 and day <= 31: one byte each.
                 h.write(&[0x06])
                     .write(&year.to_be_bytes())

@@ -57,12 +57,7 @@ impl Modulo {
 
 impl ShardResolver for Modulo {
     fn resolve(&self, key: &ShardValue) -> Result<Cow<'_, str>, ShardError> {
-        let k = key.as_integer().ok_or_else(|| ShardError::WrongKeyType {
-            resolver: RESOLVER,
-            expected: "an integer",
-            found: key.kind(),
-            key: key.clone(),
-        })?;
+        let k = key.integer_for(RESOLVER)?;
         // A Vec never holds more than isize::MAX elements, so n fits in i128 and the
         // remainder (0 <= r < n) fits back in usize.
         let n = self.shards.len() as i128;

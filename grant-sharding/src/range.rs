@@ -120,12 +120,7 @@ impl Range {
 
 impl ShardResolver for Range {
     fn resolve(&self, key: &ShardValue) -> Result<Cow<'_, str>, ShardError> {
-        let k = key.as_integer().ok_or_else(|| ShardError::WrongKeyType {
-            resolver: RESOLVER,
-            expected: "an integer",
-            found: key.kind(),
-            key: key.clone(),
-        })?;
+        let k = key.integer_for(RESOLVER)?;
         let above_end = self.end.is_some_and(|end| k >= i128::from(end));
         if k < i128::from(self.starts[0]) || above_end {
             return Err(ShardError::KeyOutOfRange {

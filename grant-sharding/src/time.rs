@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::error::check_shard_list;
-use crate::value::check_date;
 use crate::{ShardError, ShardResolver, ShardValue};
 
 const RESOLVER: &str = "time_interval";
@@ -234,11 +233,7 @@ impl ShardResolver for TimeInterval {
                 (y, m)
             }
             ShardValue::Date { year, month, day } => {
-                check_date(*year, *month, *day).map_err(|reason| ShardError::InvalidKey {
-                    resolver: RESOLVER,
-                    key: key.clone(),
-                    reason,
-                })?;
+                key.check_date_for(RESOLVER, *year, *month, *day)?;
                 (i64::from(*year), *month)
             }
             _ => {

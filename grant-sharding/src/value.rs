@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::error::ShardError;
 use crate::time::civil_from_days;
 
 /// A shard-key value, as handed to a [`ShardResolver`](crate::ShardResolver).
@@ -101,6 +102,31 @@ impl ShardValue {
             ShardValue::UInt(v) => Some(i128::from(*v)),
             _ => None,
         }
+    }
+
+    /// The integer key, or [`ShardError::WrongKeyType`] naming `resolver`.
+    pub(crate) fn integer_for(&self, resolver: &'static str) -> Result<i128, ShardError> {
+        self.as_integer().ok_or_else(|| ShardError::WrongKeyType {
+            resolver,
+            expected: "an integer",
+            found: self.kind(),
+            key: self.clone(),
+        })
+    }
+
+    /// Check a `Date` key's calendar date, or [`ShardError::InvalidKey`] naming `resolver`.
+    pub(crate) fn check_date_for(
+        &self,
+        resolver: &'static str,
+        year: i32,
+        month: u32,
+        day: u32,
+    ) -> Result<(), ShardError> {
+        check_date(year, month, day).map_err(|reason| ShardError::InvalidKey {
+            resolver,
+            key: self.clone(),
+            reason,
+        })
     }
 
     /// The same key with `UInt(n)` rewritten as `Int(n)` when `n` fits in an `i64`.
