@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use crate::backend::Backend;
 
+use super::hook::ConnectHook;
+use super::sqlite::SqliteOptions;
 use super::url::redact;
+
+/// The default [`DatabaseConfig::statement_timeout`]: 30 seconds.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One named database entry: its writer, its readers, pool options, migrations, custom
 /// roles and shards.
@@ -54,6 +59,19 @@ pub struct DatabaseConfig {
     pub roles: BTreeMap<String, String>,
     /// Shards of this database, by name.
     pub shards: BTreeMap<String, ShardConfig>,
+    /// The longest any one statement (or transaction step: begin, commit, rollback) may
+    /// run before Grant abandons it with [`crate::Error::Timeout`] and closes its
+    /// connection. `None` (`statement_timeout = "off"`) waits as long as the server takes.
+    /// Default 30 s ([`DEFAULT_STATEMENT_TIMEOUT`]). The server is told too where that is
+    /// cheap (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`).
+    pub statement_timeout: Option<Duration>,
+    /// SQLite connection settings (`[databases.<name>.sqlite]`); only for `sqlite:` URLs.
+    pub sqlite: SqliteOptions,
+    /// SQL statements run on every new connection of this entry, in order, after Grant's
+    /// own session settings (`after_connect = ["SET search_path TO app"]`).
+    pub after_connect: Vec<String>,
+    /// A function run on every new connection, after `after_connect` (code only).
+    pub on_connect: Option<ConnectHook>,
 }
 
 impl DatabaseConfig {
@@ -71,7 +89,56 @@ impl DatabaseConfig {
             migrations: None,
             roles: BTreeMap::new(),
             shards: BTreeMap::new(),
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+            sqlite: SqliteOptions::default(),
+            after_connect: Vec::new(),
+            on_connect: None,
         }
+    }
+
+    /// Sets the statement timeout (`None`: no limit); see [`DatabaseConfig::statement_timeout`].
+    pub fn statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// Sets the SQLite connection settings.
+    pub fn sqlite(mut self, options: SqliteOptions) -> Self {
+        self.sqlite = options;
+        self
+    }
+
+    /// Adds a statement run on every new connection.
+    pub fn after_connect(mut self, sql: impl Into<String>) -> Self {
+        self.after_connect.push(sql.into());
+        self
+    }
+
+    /// Sets a function run on every new connection (after the `after_connect` statements).
+    ///
+    /// ```
+    /// use grant_core::config::{DatabaseConfig, HookConnection};
+    /// use grant_core::__private::sqlx::Executor as _;
+    ///
+    /// let db = DatabaseConfig::new("sqlite::memory:").on_connect(|conn| {
+    ///     Box::pin(async move {
+    ///         if let HookConnection::Sqlite(c) = conn {
+    ///             c.execute("PRAGMA cache_size = -4000").await?;
+    ///         }
+    ///         Ok(())
+    ///     })
+    /// });
+    /// assert!(db.on_connect.is_some());
+    /// ```
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(super::hook::HookConnection<'c>) -> super::hook::HookFuture<'c>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.on_connect = Some(ConnectHook::new(hook));
+        self
     }
 
     /// Adds a replica URL (reading role).
@@ -130,6 +197,10 @@ impl fmt::Debug for DatabaseConfig {
             .field("migrations", &self.migrations)
             .field("roles", &self.roles)
             .field("shards", &self.shards)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("sqlite", &self.sqlite)
+            .field("after_connect", &self.after_connect)
+            .field("on_connect", &self.on_connect)
             .finish()
     }
 }
@@ -194,7 +265,8 @@ fn redact_all(urls: &[String]) -> Vec<String> {
 /// let pool = PoolConfig::default();
 /// assert_eq!(pool.max_connections, 10);
 /// assert_eq!(pool.min_connections, 0);
-/// assert_eq!(pool.acquire_timeout, Duration::from_secs(30));
+/// assert_eq!(pool.acquire_timeout, Duration::from_secs(10));
+/// assert_eq!(pool.connect_timeout, Duration::from_secs(5));
 /// assert_eq!(pool.idle_timeout, Some(Duration::from_secs(600)));
 /// assert_eq!(pool.max_lifetime, Some(Duration::from_secs(1800)));
 /// assert!(!pool.test_before_acquire);
@@ -205,8 +277,12 @@ pub struct PoolConfig {
     pub max_connections: u32,
     /// Connections kept open even when idle (at most `max_connections`). Default 0.
     pub min_connections: u32,
-    /// How long to wait for a free connection before failing (not zero). Default 30 s.
+    /// How long to wait for a free connection of a busy pool before failing with
+    /// [`crate::Error::PoolTimeout`] (not zero). Default 10 s.
     pub acquire_timeout: Duration,
+    /// How long opening one connection may take before the server counts as unreachable
+    /// ([`crate::Error::Connect`] with the driver's cause). Default 5 s.
+    pub connect_timeout: Duration,
     /// Close connections idle this long; `None` keeps them. Default 10 min.
     pub idle_timeout: Option<Duration>,
     /// Close connections this old; `None` keeps them. Default 30 min.
@@ -220,7 +296,8 @@ impl Default for PoolConfig {
         PoolConfig {
             max_connections: 10,
             min_connections: 0,
-            acquire_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
             idle_timeout: Some(Duration::from_secs(10 * 60)),
             max_lifetime: Some(Duration::from_secs(30 * 60)),
             test_before_acquire: false,

@@ -56,16 +56,20 @@
 mod database;
 mod duration;
 mod error;
+mod hook;
 mod interpolate;
 mod parse;
 mod path;
+mod sqlite;
 mod url;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use database::{DatabaseConfig, PoolConfig, ShardConfig};
+pub use database::{DatabaseConfig, PoolConfig, ShardConfig, DEFAULT_STATEMENT_TIMEOUT};
+pub use hook::{ConnectHook, HookConnection, HookFuture};
+pub use sqlite::{JournalMode, SqliteOptions, Synchronous};
 pub use error::{ConfigError, ConfigErrorKind};
 
 /// The environment used when `GRANT_ENV` is unset or empty.
