@@ -68,9 +68,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use database::{DatabaseConfig, PoolConfig, ShardConfig, DEFAULT_STATEMENT_TIMEOUT};
+pub use error::{ConfigError, ConfigErrorKind};
 pub use hook::{ConnectHook, HookConnection, HookFuture};
 pub use sqlite::{JournalMode, SqliteOptions, Synchronous};
-pub use error::{ConfigError, ConfigErrorKind};
 
 /// The environment used when `GRANT_ENV` is unset or empty.
 pub const DEFAULT_ENVIRONMENT: &str = "development";

@@ -1,20 +1,21 @@
-//! One pool slot: the parsed connect options of a (database, role, shard) target and its
-//! sqlx pool, created on first use. Pools are the concrete PgPool / MySqlPool / SqlitePool.
+//! One pool slot: the connect options of a (database, role, shard) target and its sqlx
+//! pool, created on first use. Pools are the concrete PgPool / MySqlPool / SqlitePool.
 
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolOptions;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{ConnectOptions, Executor as _};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
 use crate::backend::Backend;
-use crate::config::PoolConfig;
+use crate::config::{ConnectHook, DatabaseConfig, HookConnection, PoolConfig};
 use crate::error::Error;
 use crate::role::Role;
+
+use super::options::{mysql_session, BaseOptions, Options};
 
 /// A sqlx pool of one of the three engines.
 #[derive(Debug, Clone)]
@@ -65,16 +66,32 @@ impl Pool {
     }
 }
 
-/// Parsed connect options, kept so the pool can be created lazily without re-parsing.
-#[derive(Debug, Clone)]
-enum Options {
-    Postgres(PgConnectOptions),
-    MySql(MySqlConnectOptions),
-    Sqlite(SqliteConnectOptions),
+/// Which pool of a (database, shard) a slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PoolKind {
+    /// The writer.
+    Writer,
+    /// A pool to the writer's URL whose sessions are read-only: it serves the reading role
+    /// of a database without replicas, and reads in a prevent-writes scope.
+    WriterReadOnly,
+    /// Replica number `n` (from 0) of the reading role.
+    Replica(usize),
 }
 
-/// Which pool a slot is: database, role, shard.
+impl std::fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolKind::Writer => f.write_str("writer"),
+            PoolKind::WriterReadOnly => f.write_str("writer (read-only sessions)"),
+            PoolKind::Replica(n) => write!(f, "replica {n}"),
+        }
+    }
+}
+
+/// Which pool a slot is: database, role, shard, and which of its pools.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct PoolKey {
     /// The database entry.
     pub database: Arc<str>,
@@ -82,15 +99,34 @@ pub struct PoolKey {
     pub role: Role,
     /// The shard, if any.
     pub shard: Option<Arc<str>>,
-    /// Which replica of the role (0 for a writer).
-    pub replica: usize,
+    /// Which pool of the role.
+    pub kind: PoolKind,
+}
+
+impl PoolKey {
+    /// A key; `role` is `Writing` for the writer and `Reading` otherwise.
+    pub fn new(database: Arc<str>, shard: Option<Arc<str>>, kind: PoolKind) -> PoolKey {
+        let role = match kind {
+            PoolKind::Writer => Role::Writing,
+            PoolKind::WriterReadOnly | PoolKind::Replica(_) => Role::Reading,
+        };
+        PoolKey {
+            database,
+            role,
+            shard,
+            kind,
+        }
+    }
 }
 
 /// Statistics of one pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Which pool.
     pub key: PoolKey,
+    /// Whether its sessions are read-only.
+    pub read_only: bool,
     /// Whether the pool has been created (pools open on first use).
     pub created: bool,
     /// Open connections.
@@ -99,9 +135,16 @@ pub struct PoolStats {
     pub idle: usize,
     /// Connections in use.
     pub in_use: u32,
-    /// Acquire timeouts seen so far.
+    /// Waits for a connection of a busy pool that timed out ([`Error::PoolTimeout`]).
     pub acquire_timeouts: u64,
+    /// Failures to reach the server ([`Error::Connect`]).
+    pub connect_errors: u64,
+    /// Statements abandoned after the statement timeout ([`Error::Timeout`]).
+    pub statement_timeouts: u64,
 }
+
+/// How long a diagnostic connection may take to name the cause of a failure.
+const DIAGNOSE_LIMIT: Duration = Duration::from_secs(1);
 
 /// A (database, role, shard) target: its options and its pool once created.
 #[derive(Debug)]
@@ -111,70 +154,51 @@ pub struct PoolSlot {
     read_only_session: bool,
     options: Options,
     pool_config: PoolConfig,
+    statement_timeout: Option<Duration>,
+    /// Statements run on each new connection: Grant's session settings, then the config's.
+    session: Arc<[String]>,
+    on_connect: Option<ConnectHook>,
     pool: OnceLock<Pool>,
     timeouts: AtomicU64,
+    connect_errors: AtomicU64,
+    statement_timeouts: AtomicU64,
+    /// When the last connection attempt failed (ms since the first use, 0: never).
+    failed_at: AtomicU64,
+    /// Set by [`PoolSlot::close`]: no new connection is handed out.
+    closed: AtomicBool,
 }
 
 impl PoolSlot {
-    /// Parse `url` into a slot. `read_only_session` opens every connection read-only at the
-    /// session level (PostgreSQL `default_transaction_read_only`, MariaDB `SET SESSION
-    /// TRANSACTION READ ONLY`, SQLite `PRAGMA query_only`).
+    /// A slot on `base` with its session settings. `read_only_session` opens every
+    /// connection read-only at the session level (see the `options` module).
     pub(crate) fn new(
         key: PoolKey,
-        url: &str,
+        base: &BaseOptions,
         read_only_session: bool,
-        pool_config: PoolConfig,
-        config_key: &str,
-    ) -> Result<PoolSlot, Error> {
-        let bad_url = |e: sqlx::Error| {
-            tracing::debug!(key = config_key, error = %e, "grant: driver rejected URL");
-            Error::Config(crate::config::ConfigError {
-                key: config_key.to_string(),
-                kind: crate::config::ConfigErrorKind::InvalidUrl {
-                    url: crate::config::Config::redacted_url(url),
-                    reason: "the driver cannot parse it",
-                },
-            })
-        };
-        let backend = Backend::from_url(url).ok_or_else(|| {
-            Error::Config(crate::config::ConfigError {
-                key: config_key.to_string(),
-                kind: crate::config::ConfigErrorKind::UnknownScheme {
-                    scheme: url.split(':').next().unwrap_or_default().to_string(),
-                },
-            })
-        })?;
-        let options = match backend {
-            Backend::Postgres => {
-                let mut o = PgConnectOptions::from_str(url).map_err(bad_url)?;
-                if read_only_session {
-                    o = o.options([("default_transaction_read_only", "on")]);
-                }
-                Options::Postgres(o.disable_statement_logging())
-            }
-            Backend::MySql => {
-                let o = MySqlConnectOptions::from_str(url).map_err(bad_url)?;
-                Options::MySql(o.disable_statement_logging())
-            }
-            Backend::Sqlite => {
-                let mut o = SqliteConnectOptions::from_str(url).map_err(bad_url)?;
-                if read_only_session {
-                    o = o.pragma("query_only", "ON");
-                } else {
-                    o = o.create_if_missing(true);
-                }
-                Options::Sqlite(o.disable_statement_logging())
-            }
-        };
-        Ok(PoolSlot {
+        config: &DatabaseConfig,
+    ) -> PoolSlot {
+        PoolSlot {
             key,
-            backend,
+            backend: base.backend(),
             read_only_session,
-            options,
-            pool_config,
+            options: base.session(config, read_only_session),
+            pool_config: config.pool.clone(),
+            statement_timeout: config.statement_timeout,
+            session: match base {
+                BaseOptions::MySql(_) => mysql_session(config, read_only_session)
+                    .into_iter()
+                    .chain(config.after_connect.iter().cloned())
+                    .collect(),
+                _ => config.after_connect.clone().into(),
+            },
+            on_connect: config.on_connect.clone(),
             pool: OnceLock::new(),
             timeouts: AtomicU64::new(0),
-        })
+            connect_errors: AtomicU64::new(0),
+            statement_timeouts: AtomicU64::new(0),
+            failed_at: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
     }
 
     /// Which pool this is.
@@ -192,6 +216,11 @@ impl PoolSlot {
         self.read_only_session
     }
 
+    /// The statement timeout of this pool's database (`None`: none).
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
     /// The pool, created (without connecting) on first use.
     #[inline]
     pub fn pool(&self) -> &Pool {
@@ -203,8 +232,12 @@ impl PoolSlot {
         self.pool.get()
     }
 
-    pub(crate) fn note_timeout(&self) {
-        self.timeouts.fetch_add(1, Ordering::Relaxed);
+    /// Refuse new statements and close the pool's connections (those in use finish first).
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        if let Some(pool) = self.pool.get() {
+            pool.close().await;
+        }
     }
 
     /// Statistics of this pool.
@@ -215,12 +248,137 @@ impl PoolSlot {
         };
         PoolStats {
             key: self.key.clone(),
+            read_only: self.read_only_session,
             created,
             size,
             idle,
             in_use: size.saturating_sub(idle as u32),
             acquire_timeouts: self.timeouts.load(Ordering::Relaxed),
+            connect_errors: self.connect_errors.load(Ordering::Relaxed),
+            statement_timeouts: self.statement_timeouts.load(Ordering::Relaxed),
         }
+    }
+
+    /// The error for a statement that outlived the statement timeout (counted).
+    pub(crate) fn timeout_error(&self, after: Duration) -> Error {
+        self.statement_timeouts.fetch_add(1, Ordering::Relaxed);
+        timeout_error(&self.key, after)
+    }
+
+    /// A connection of `pool` (this slot's pool), bounded in time:
+    ///
+    /// - A pool with no open connection must connect: that is bounded by `connect_timeout`
+    ///   (and `acquire_timeout`). A failure is [`Error::Connect`] with the driver's cause
+    ///   (refused, reset, DNS, TLS, authentication, or a handshake that never completes).
+    /// - While the server keeps failing, a cold pool first tries one direct connection,
+    ///   so a refused server is reported at once instead of after the timeout.
+    /// - A busy pool (every connection in use) waits up to `acquire_timeout`, then fails
+    ///   with [`Error::PoolTimeout`]; a pool below its size that cannot open more
+    ///   connections within that time is [`Error::Connect`].
+    pub(crate) async fn acquire<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<sqlx::pool::PoolConnection<DB>, Error> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::PoolClosed {
+                database: self.key.database.to_string(),
+                role: self.key.role.clone(),
+            });
+        }
+        let c = &self.pool_config;
+        let cold = pool.size() == 0;
+        if cold && self.recently_failed() {
+            self.probe(pool).await?;
+        }
+        let limit = if cold {
+            c.connect_timeout.min(c.acquire_timeout)
+        } else {
+            c.acquire_timeout
+        };
+        match tokio::time::timeout(limit, pool.acquire()).await {
+            Ok(Ok(conn)) => {
+                self.failed_at.store(0, Ordering::Relaxed);
+                Ok(conn)
+            }
+            Ok(Err(sqlx::Error::PoolClosed)) => Err(Error::PoolClosed {
+                database: self.key.database.to_string(),
+                role: self.key.role.clone(),
+            }),
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {
+                if !cold && pool.size() >= c.max_connections {
+                    self.timeouts.fetch_add(1, Ordering::Relaxed);
+                    return Err(Error::PoolTimeout {
+                        database: self.key.database.to_string(),
+                        role: self.key.role.clone(),
+                        shard: self.key.shard.as_deref().map(str::to_string),
+                    });
+                }
+                let cause = self.diagnose(pool, limit).await;
+                Err(self.connect_error(cause))
+            }
+            Ok(Err(e)) => Err(self.connect_error(e)),
+        }
+    }
+
+    /// One direct connection attempt while the server is known to be failing.
+    async fn probe<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<(), Error> {
+        use sqlx::ConnectOptions as _;
+        let options = pool.connect_options();
+        let limit = self.pool_config.connect_timeout;
+        match tokio::time::timeout(limit, options.connect()).await {
+            Ok(Ok(conn)) => {
+                drop(conn);
+                self.failed_at.store(0, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.connect_error(e)),
+            Err(_) => Err(self.connect_error(no_answer(limit))),
+        }
+    }
+
+    /// Why the pool could not connect: one direct attempt, bounded, reports the driver's
+    /// error; an attempt that does not finish is an I/O `TimedOut`.
+    async fn diagnose<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        waited: Duration,
+    ) -> sqlx::Error {
+        use sqlx::ConnectOptions as _;
+        let options = pool.connect_options();
+        match tokio::time::timeout(DIAGNOSE_LIMIT, options.connect()).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(conn)) => {
+                drop(conn);
+                no_answer(waited)
+            }
+            Err(_) => no_answer(waited),
+        }
+    }
+
+    fn connect_error(&self, source: sqlx::Error) -> Error {
+        self.connect_errors.fetch_add(1, Ordering::Relaxed);
+        self.failed_at.store(now_ms().max(1), Ordering::Relaxed);
+        tracing::warn!(
+            database = %self.key.database,
+            role = %self.key.role,
+            shard = self.key.shard.as_deref(),
+            pool = %self.key.kind,
+            error = %source,
+            "grant: cannot connect"
+        );
+        Error::Connect {
+            database: self.key.database.to_string(),
+            role: self.key.role.clone(),
+            shard: self.key.shard.as_deref().map(str::to_string),
+            source,
+        }
+    }
+
+    fn recently_failed(&self) -> bool {
+        let at = self.failed_at.load(Ordering::Relaxed);
+        at != 0
+            && now_ms().saturating_sub(at)
+                < self.pool_config.connect_timeout.as_millis().max(1000) as u64
     }
 
     fn create(&self) -> Pool {
@@ -228,30 +386,84 @@ impl PoolSlot {
             database = %self.key.database,
             role = %self.key.role,
             shard = self.key.shard.as_deref(),
+            pool = %self.key.kind,
             read_only = self.read_only_session,
             "grant: creating pool"
         );
-        match &self.options {
-            Options::Postgres(o) => Pool::Postgres(
-                apply(PgPoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()),
-            ),
-            Options::MySql(o) => {
-                let mut opts = apply(MySqlPoolOptions::new(), &self.pool_config);
-                if self.read_only_session {
-                    opts = opts.after_connect(|conn, _meta| {
+        let session = self.session.clone();
+        let mysql = matches!(self.options, Options::MySql(_));
+        let hook = self.on_connect.clone();
+        macro_rules! build {
+            ($opts:expr, $variant:ident, $o:expr) => {{
+                let mut opts = apply($opts, &self.pool_config);
+                if !session.is_empty() || hook.is_some() {
+                    let session = session.clone();
+                    let hook = hook.clone();
+                    opts = opts.after_connect(move |conn, _meta| {
+                        let session = session.clone();
+                        let hook = hook.clone();
                         Box::pin(async move {
-                            conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
+                            use sqlx::Executor as _;
+                            for sql in session.iter() {
+                                match conn.execute(sql.as_str()).await {
+                                    Ok(_) => {}
+                                    // MySQL has no max_statement_time: Grant's timer remains.
+                                    Err(e) if mysql && sql.contains("max_statement_time") => {
+                                        tracing::debug!(error = %e, "grant: server-side statement timeout not supported");
+                                    }
+                                    Err(e) => return Err(e),
+                                }
+                            }
+                            if let Some(hook) = hook {
+                                hook.call(HookConnection::$variant(conn)).await?;
+                            }
                             Ok(())
                         })
                     });
                 }
-                Pool::MySql(opts.connect_lazy_with(o.clone()))
-            }
-            Options::Sqlite(o) => Pool::Sqlite(
-                apply(SqlitePoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()),
-            ),
+                Pool::$variant(opts.connect_lazy_with($o.clone()))
+            }};
+        }
+        match &self.options {
+            Options::Postgres(o) => build!(PgPoolOptions::new(), Postgres, o),
+            Options::MySql(o) => build!(MySqlPoolOptions::new(), MySql, o),
+            Options::Sqlite(o) => build!(SqlitePoolOptions::new(), Sqlite, o),
         }
     }
+}
+
+/// The error for a statement on `key` that outlived `after`.
+pub(crate) fn timeout_error(key: &PoolKey, after: Duration) -> Error {
+    tracing::warn!(
+        database = %key.database,
+        role = %key.role,
+        shard = key.shard.as_deref(),
+        after_ms = after.as_millis() as u64,
+        "grant: statement timeout; closing its connection"
+    );
+    Error::Timeout {
+        database: key.database.to_string(),
+        role: key.role.clone(),
+        shard: key.shard.as_deref().map(str::to_string),
+        after,
+    }
+}
+
+fn no_answer(waited: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no connection could be opened within {waited:?} (connect_timeout)"),
+    ))
+}
+
+/// Milliseconds since the first call in this process.
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
 }
 
 fn apply<DB: sqlx::Database>(o: PoolOptions<DB>, c: &PoolConfig) -> PoolOptions<DB> {
