@@ -55,6 +55,7 @@
 
 mod database;
 mod duration;
+mod environment;
 mod error;
 mod hook;
 mod interpolate;
@@ -64,13 +65,13 @@ mod sqlite;
 mod url;
 mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use database::{DatabaseConfig, PoolConfig, ShardConfig, DEFAULT_STATEMENT_TIMEOUT};
+pub use error::{ConfigError, ConfigErrorKind};
 pub use hook::{ConnectHook, HookConnection, HookFuture};
 pub use sqlite::{JournalMode, SqliteOptions, Synchronous};
-pub use error::{ConfigError, ConfigErrorKind};
 
 /// The environment used when `GRANT_ENV` is unset or empty.
 pub const DEFAULT_ENVIRONMENT: &str = "development";
@@ -144,13 +145,20 @@ impl Config {
         })?;
         let environment = environment_from_process()?;
         let mut config = Self::load(&text, &file_key, &environment, &process_var)?;
-        if let Some(dir) = path.parent() {
-            for db in config.databases.values_mut() {
-                if let Some(folder) = db.migrations.as_mut().filter(|f| f.is_relative()) {
-                    *folder = dir.join(&*folder);
-                }
-            }
-        }
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let dir = std::path::absolute(dir).map_err(|e| {
+            ConfigError::new(
+                file_key.clone(),
+                ConfigErrorKind::Io {
+                    io_kind: e.kind(),
+                    message: e.to_string(),
+                },
+            )
+        })?;
+        config.resolve_relative_paths(&dir)?;
         tracing::debug!(
             path = %file_key,
             environment = %config.environment,
@@ -211,17 +219,87 @@ impl Config {
         environment: &str,
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let root = parse::parse_toml(text, document_key)?;
+        let mut root = parse::parse_toml(text, document_key)?;
         parse::check_schema(&root)?;
-        let mut merged = parse::select_environment(root, environment);
-        let interpolated = interpolate::interpolate_table(&mut merged, vars)?;
-        let parsed = parse::convert(&merged, &interpolated)?;
-        let (default, databases) = validate::validate(parsed.default, parsed.databases)?;
+        let environments = environment::take_environments(&mut root);
+        environment::check_known(environment, &environments)?;
+        let config = Self::load_environment(&root, &environments, environment, Some(vars))?;
+        for other in environment::known(&environments) {
+            if other != environment {
+                Self::load_environment(&root, &environments, &other, None)?;
+            }
+        }
+        Ok(config)
+    }
+
+    /// The configuration of one environment: its overrides merged over the base tables,
+    /// interpolated, converted and validated, with problems reported at the key as written.
+    /// Without `vars` (an environment other than the selected one), values written with
+    /// `${...}` are left unchecked: they depend on the variables of the process that runs
+    /// that environment.
+    fn load_environment(
+        base: &toml::Table,
+        environments: &BTreeMap<String, toml::Table>,
+        name: &str,
+        vars: Option<interpolate::Vars<'_>>,
+    ) -> Result<Config, ConfigError> {
+        let overrides = environments.get(name);
+        let build = || {
+            let mut merged = environment::merged(base, overrides);
+            // Only the `${...}` syntax is checked when the variables are not known.
+            let syntax_only = |_: &str| Some(String::new());
+            let interpolated =
+                interpolate::interpolate_table(&mut merged, vars.unwrap_or(&syntax_only))?;
+            let parsed = parse::convert(&merged, &interpolated, vars.is_none())?;
+            let nothing = BTreeSet::new();
+            let written = validate::Written {
+                unknown: if vars.is_none() {
+                    &interpolated
+                } else {
+                    &nothing
+                },
+                sqlite_tables: &parsed.sqlite_tables,
+            };
+            validate::validate(parsed.default, parsed.databases, &written)
+        };
+        let (default, databases) =
+            build().map_err(|err| environment::Origin::new(name, base, overrides).locate(err))?;
         Ok(Config {
-            environment: environment.to_owned(),
+            environment: name.to_owned(),
             default,
             databases,
         })
+    }
+
+    /// Makes relative `migrations` folders and relative SQLite file paths (writer, replicas,
+    /// shards) relative to `dir` (absolute).
+    fn resolve_relative_paths(&mut self, dir: &Path) -> Result<(), ConfigError> {
+        for (name, db) in &mut self.databases {
+            if let Some(folder) = db.migrations.as_mut().filter(|f| f.is_relative()) {
+                *folder = dir.join(&*folder);
+            }
+            let path = path::key_path("databases", name);
+            let resolve = |url: &mut String, key: &str| {
+                url::resolve_sqlite_path(url, dir)
+                    .map(|resolved| *url = resolved)
+                    .map_err(|kind| ConfigError::new(key, kind))
+            };
+            resolve(&mut db.url, &path::key_path(&path, "url"))?;
+            let replicas = path::key_path(&path, "replicas");
+            for (i, url) in db.replicas.iter_mut().enumerate() {
+                resolve(url, &path::index_path(&replicas, i))?;
+            }
+            let shards = path::key_path(&path, "shards");
+            for (shard_name, shard) in &mut db.shards {
+                let shard_path = path::key_path(&shards, shard_name);
+                resolve(&mut shard.url, &path::key_path(&shard_path, "url"))?;
+                let replicas = path::key_path(&shard_path, "replicas");
+                for (i, url) in shard.replicas.iter_mut().enumerate() {
+                    resolve(url, &path::index_path(&replicas, i))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One database named `primary`, with no replicas and default pool options. The
@@ -332,7 +410,8 @@ impl ConfigBuilder {
 
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
-        let (default, databases) = validate::validate(self.default, self.databases)?;
+        let (default, databases) =
+            validate::validate(self.default, self.databases, &validate::Written::code())?;
         let environment = match self.environment {
             Some(environment) => environment,
             None => environment_from_process()?,
