@@ -206,7 +206,9 @@ impl fmt::Debug for DatabaseConfig {
     }
 }
 
-/// One shard of a database: its writer and replicas. It shares the database's pool options.
+/// One shard of a database: its writer and replicas. Every other setting is the
+/// database's: pool options, `statement_timeout`, SQLite options, `after_connect` and
+/// `on_connect`.
 ///
 /// ```
 /// use grant_core::config::ShardConfig;
