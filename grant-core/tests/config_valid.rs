@@ -38,7 +38,6 @@ fn full_example_development() {
             idle_timeout: Some(Duration::from_secs(600)),
             max_lifetime: Some(Duration::from_secs(1800)),
             test_before_acquire: false,
-            connect_timeout: Duration::from_secs(5),
         }
     );
     assert_eq!(
