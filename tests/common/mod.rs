@@ -1,6 +1,8 @@
 //! Shared test support: the engines under test, their URLs, and DDL per dialect.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use grant::{Backend, Config, DatabaseConfig, Grant};
 
 /// One engine under test.

@@ -166,6 +166,8 @@ pub struct PoolSlot {
     failed_at: AtomicU64,
     /// Set by [`PoolSlot::close`]: no new connection is handed out.
     closed: AtomicBool,
+    /// Wakes callers waiting for a connection when another one finds the server unreachable.
+    failure: tokio::sync::Notify,
 }
 
 impl PoolSlot {
@@ -198,6 +200,7 @@ impl PoolSlot {
             statement_timeouts: AtomicU64::new(0),
             failed_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            failure: tokio::sync::Notify::new(),
         }
     }
 
@@ -270,53 +273,64 @@ impl PoolSlot {
     /// - A pool with no open connection must connect: that is bounded by `connect_timeout`
     ///   (and `acquire_timeout`). A failure is [`Error::Connect`] with the driver's cause
     ///   (refused, reset, DNS, TLS, authentication, or a handshake that never completes).
-    /// - While the server keeps failing, a cold pool first tries one direct connection,
-    ///   so a refused server is reported at once instead of after the timeout.
-    /// - A busy pool (every connection in use) waits up to `acquire_timeout`, then fails
-    ///   with [`Error::PoolTimeout`]; a pool below its size that cannot open more
-    ///   connections within that time is [`Error::Connect`].
+    /// - While the server keeps failing, a caller with no idle connection to take first
+    ///   tries one direct connection, so a refused server is reported at once instead of
+    ///   after a timeout; callers already waiting are woken by the failure and do the same.
+    /// - A busy pool (every connection in use, the server answering) waits up to
+    ///   `acquire_timeout`, then fails with [`Error::PoolTimeout`]. Whether a wait that
+    ///   ran out was a busy pool or an unreachable server is decided by one direct,
+    ///   bounded connection attempt.
     pub(crate) async fn acquire<DB: sqlx::Database>(
         &self,
         pool: &sqlx::Pool<DB>,
     ) -> Result<sqlx::pool::PoolConnection<DB>, Error> {
         if self.closed.load(Ordering::Relaxed) {
-            return Err(Error::PoolClosed {
-                database: self.key.database.to_string(),
-                role: self.key.role.clone(),
-            });
+            return Err(self.closed_error());
         }
-        let c = &self.pool_config;
-        let cold = pool.size() == 0;
-        if cold && self.recently_failed() {
+        if pool.num_idle() == 0 && self.recently_failed() {
             self.probe(pool).await?;
         }
-        let limit = if cold {
+        let c = &self.pool_config;
+        let limit = if pool.size() == 0 {
             c.connect_timeout.min(c.acquire_timeout)
         } else {
             c.acquire_timeout
         };
-        match tokio::time::timeout(limit, pool.acquire()).await {
+        let waiting = tokio::time::timeout(limit, pool.acquire());
+        tokio::pin!(waiting);
+        let out = loop {
+            let failed = self.failure.notified();
+            tokio::select! {
+                out = &mut waiting => break out,
+                // Another caller found the server unreachable: check for ourselves.
+                () = failed => self.probe(pool).await?,
+            }
+        };
+        match out {
             Ok(Ok(conn)) => {
                 self.failed_at.store(0, Ordering::Relaxed);
                 Ok(conn)
             }
-            Ok(Err(sqlx::Error::PoolClosed)) => Err(Error::PoolClosed {
-                database: self.key.database.to_string(),
-                role: self.key.role.clone(),
-            }),
-            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => {
-                if !cold && pool.size() >= c.max_connections {
+            Ok(Err(sqlx::Error::PoolClosed)) => Err(self.closed_error()),
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => match self.diagnose(pool, limit).await {
+                Some(cause) => Err(self.connect_error(cause)),
+                None => {
                     self.timeouts.fetch_add(1, Ordering::Relaxed);
-                    return Err(Error::PoolTimeout {
+                    Err(Error::PoolTimeout {
                         database: self.key.database.to_string(),
                         role: self.key.role.clone(),
                         shard: self.key.shard.as_deref().map(str::to_string),
-                    });
+                    })
                 }
-                let cause = self.diagnose(pool, limit).await;
-                Err(self.connect_error(cause))
-            }
+            },
             Ok(Err(e)) => Err(self.connect_error(e)),
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::PoolClosed {
+            database: self.key.database.to_string(),
+            role: self.key.role.clone(),
         }
     }
 
@@ -336,28 +350,30 @@ impl PoolSlot {
         }
     }
 
-    /// Why the pool could not connect: one direct attempt, bounded, reports the driver's
-    /// error; an attempt that does not finish is an I/O `TimedOut`.
+    /// Why a wait for a connection ran out: one direct attempt, bounded. `None` when it
+    /// connects (the server answers: the pool was busy); otherwise the driver's error, or
+    /// an I/O `TimedOut` when the attempt does not finish.
     async fn diagnose<DB: sqlx::Database>(
         &self,
         pool: &sqlx::Pool<DB>,
         waited: Duration,
-    ) -> sqlx::Error {
+    ) -> Option<sqlx::Error> {
         use sqlx::ConnectOptions as _;
         let options = pool.connect_options();
         match tokio::time::timeout(DIAGNOSE_LIMIT, options.connect()).await {
-            Ok(Err(e)) => e,
+            Ok(Err(e)) => Some(e),
             Ok(Ok(conn)) => {
                 drop(conn);
-                no_answer(waited)
+                None
             }
-            Err(_) => no_answer(waited),
+            Err(_) => Some(no_answer(waited)),
         }
     }
 
     fn connect_error(&self, source: sqlx::Error) -> Error {
         self.connect_errors.fetch_add(1, Ordering::Relaxed);
         self.failed_at.store(now_ms().max(1), Ordering::Relaxed);
+        self.failure.notify_waiters();
         tracing::warn!(
             database = %self.key.database,
             role = %self.key.role,
