@@ -4,8 +4,10 @@
 //! reading role) and its shards, each a [`PoolSlot`] whose sqlx pool is created on first
 //! use. Databases can be added and removed while the application runs.
 
+mod acquire;
 mod options;
 mod pool;
+mod session;
 
 pub(crate) use pool::timeout_error;
 pub use pool::{Pool, PoolKey, PoolKind, PoolSlot, PoolStats};

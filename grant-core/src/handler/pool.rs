@@ -11,11 +11,12 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
 use crate::backend::Backend;
-use crate::config::{ConnectHook, DatabaseConfig, HookConnection, PoolConfig};
+use crate::config::{ConnectHook, DatabaseConfig, PoolConfig};
 use crate::error::Error;
 use crate::role::Role;
 
 use super::options::{mysql_session, BaseOptions, Options};
+use super::session::setup;
 
 /// A sqlx pool of one of the three engines.
 #[derive(Debug, Clone)]
@@ -143,31 +144,28 @@ pub struct PoolStats {
     pub statement_timeouts: u64,
 }
 
-/// How long a diagnostic connection may take to name the cause of a failure.
-const DIAGNOSE_LIMIT: Duration = Duration::from_secs(1);
-
 /// A (database, role, shard) target: its options and its pool once created.
 #[derive(Debug)]
 pub struct PoolSlot {
-    key: PoolKey,
+    pub(super) key: PoolKey,
     backend: Backend,
     read_only_session: bool,
     options: Options,
-    pool_config: PoolConfig,
+    pub(super) pool_config: PoolConfig,
     statement_timeout: Option<Duration>,
     /// Statements run on each new connection: Grant's session settings, then the config's.
-    session: Arc<[String]>,
-    on_connect: Option<ConnectHook>,
+    pub(super) session: Arc<[String]>,
+    pub(super) on_connect: Option<ConnectHook>,
     pool: OnceLock<Pool>,
-    timeouts: AtomicU64,
-    connect_errors: AtomicU64,
+    pub(super) timeouts: AtomicU64,
+    pub(super) connect_errors: AtomicU64,
     statement_timeouts: AtomicU64,
     /// When the last connection attempt failed (ms since the first use, 0: never).
-    failed_at: AtomicU64,
+    pub(super) failed_at: AtomicU64,
     /// Set by [`PoolSlot::close`]: no new connection is handed out.
-    closed: AtomicBool,
+    pub(super) closed: AtomicBool,
     /// Wakes callers waiting for a connection when another one finds the server unreachable.
-    failure: tokio::sync::Notify,
+    pub(super) failure: tokio::sync::Notify,
 }
 
 impl PoolSlot {
@@ -268,135 +266,6 @@ impl PoolSlot {
         timeout_error(&self.key, after)
     }
 
-    /// A connection of `pool` (this slot's pool), bounded in time:
-    ///
-    /// - A pool with no open connection must connect: that is bounded by `connect_timeout`
-    ///   (and `acquire_timeout`). A failure is [`Error::Connect`] with the driver's cause
-    ///   (refused, reset, DNS, TLS, authentication, or a handshake that never completes).
-    /// - While the server keeps failing, a caller with no idle connection to take first
-    ///   tries one direct connection, so a refused server is reported at once instead of
-    ///   after a timeout; callers already waiting are woken by the failure and do the same.
-    /// - A busy pool (every connection in use, the server answering) waits up to
-    ///   `acquire_timeout`, then fails with [`Error::PoolTimeout`]. Whether a wait that
-    ///   ran out was a busy pool or an unreachable server is decided by one direct,
-    ///   bounded connection attempt.
-    pub(crate) async fn acquire<DB: sqlx::Database>(
-        &self,
-        pool: &sqlx::Pool<DB>,
-    ) -> Result<sqlx::pool::PoolConnection<DB>, Error> {
-        if self.closed.load(Ordering::Relaxed) {
-            return Err(self.closed_error());
-        }
-        if pool.num_idle() == 0 && self.recently_failed() {
-            self.probe(pool).await?;
-        }
-        let c = &self.pool_config;
-        let limit = if pool.size() == 0 {
-            c.connect_timeout.min(c.acquire_timeout)
-        } else {
-            c.acquire_timeout
-        };
-        let waiting = tokio::time::timeout(limit, pool.acquire());
-        tokio::pin!(waiting);
-        let out = loop {
-            let failed = self.failure.notified();
-            tokio::select! {
-                out = &mut waiting => break out,
-                // Another caller found the server unreachable: check for ourselves.
-                () = failed => self.probe(pool).await?,
-            }
-        };
-        match out {
-            Ok(Ok(conn)) => {
-                self.failed_at.store(0, Ordering::Relaxed);
-                Ok(conn)
-            }
-            Ok(Err(sqlx::Error::PoolClosed)) => Err(self.closed_error()),
-            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => match self.diagnose(pool, limit).await {
-                Some(cause) => Err(self.connect_error(cause)),
-                None => {
-                    self.timeouts.fetch_add(1, Ordering::Relaxed);
-                    Err(Error::PoolTimeout {
-                        database: self.key.database.to_string(),
-                        role: self.key.role.clone(),
-                        shard: self.key.shard.as_deref().map(str::to_string),
-                    })
-                }
-            },
-            Ok(Err(e)) => Err(self.connect_error(e)),
-        }
-    }
-
-    fn closed_error(&self) -> Error {
-        Error::PoolClosed {
-            database: self.key.database.to_string(),
-            role: self.key.role.clone(),
-        }
-    }
-
-    /// One direct connection attempt while the server is known to be failing.
-    async fn probe<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<(), Error> {
-        use sqlx::ConnectOptions as _;
-        let options = pool.connect_options();
-        let limit = self.pool_config.connect_timeout;
-        match tokio::time::timeout(limit, options.connect()).await {
-            Ok(Ok(conn)) => {
-                drop(conn);
-                self.failed_at.store(0, Ordering::Relaxed);
-                Ok(())
-            }
-            Ok(Err(e)) => Err(self.connect_error(e)),
-            Err(_) => Err(self.connect_error(no_answer(limit))),
-        }
-    }
-
-    /// Why a wait for a connection ran out: one direct attempt, bounded. `None` when it
-    /// connects (the server answers: the pool was busy); otherwise the driver's error, or
-    /// an I/O `TimedOut` when the attempt does not finish.
-    async fn diagnose<DB: sqlx::Database>(
-        &self,
-        pool: &sqlx::Pool<DB>,
-        waited: Duration,
-    ) -> Option<sqlx::Error> {
-        use sqlx::ConnectOptions as _;
-        let options = pool.connect_options();
-        match tokio::time::timeout(DIAGNOSE_LIMIT, options.connect()).await {
-            Ok(Err(e)) => Some(e),
-            Ok(Ok(conn)) => {
-                drop(conn);
-                None
-            }
-            Err(_) => Some(no_answer(waited)),
-        }
-    }
-
-    fn connect_error(&self, source: sqlx::Error) -> Error {
-        self.connect_errors.fetch_add(1, Ordering::Relaxed);
-        self.failed_at.store(now_ms().max(1), Ordering::Relaxed);
-        self.failure.notify_waiters();
-        tracing::warn!(
-            database = %self.key.database,
-            role = %self.key.role,
-            shard = self.key.shard.as_deref(),
-            pool = %self.key.kind,
-            error = %source,
-            "grant: cannot connect"
-        );
-        Error::Connect {
-            database: self.key.database.to_string(),
-            role: self.key.role.clone(),
-            shard: self.key.shard.as_deref().map(str::to_string),
-            source,
-        }
-    }
-
-    fn recently_failed(&self) -> bool {
-        let at = self.failed_at.load(Ordering::Relaxed);
-        at != 0
-            && now_ms().saturating_sub(at)
-                < self.pool_config.connect_timeout.as_millis().max(1000) as u64
-    }
-
     fn create(&self) -> Pool {
         tracing::debug!(
             database = %self.key.database,
@@ -407,10 +276,9 @@ impl PoolSlot {
             "grant: creating pool"
         );
         let session = self.session.clone();
-        let mysql = matches!(self.options, Options::MySql(_));
         let hook = self.on_connect.clone();
         macro_rules! build {
-            ($opts:expr, $variant:ident, $o:expr) => {{
+            ($opts:expr, $variant:ident, $db:ty, $o:expr) => {{
                 let mut opts = apply($opts, &self.pool_config);
                 if !session.is_empty() || hook.is_some() {
                     let session = session.clone();
@@ -418,32 +286,16 @@ impl PoolSlot {
                     opts = opts.after_connect(move |conn, _meta| {
                         let session = session.clone();
                         let hook = hook.clone();
-                        Box::pin(async move {
-                            use sqlx::Executor as _;
-                            for sql in session.iter() {
-                                match conn.execute(sql.as_str()).await {
-                                    Ok(_) => {}
-                                    // MySQL has no max_statement_time: Grant's timer remains.
-                                    Err(e) if mysql && sql.contains("max_statement_time") => {
-                                        tracing::debug!(error = %e, "grant: server-side statement timeout not supported");
-                                    }
-                                    Err(e) => return Err(e),
-                                }
-                            }
-                            if let Some(hook) = hook {
-                                hook.call(HookConnection::$variant(conn)).await?;
-                            }
-                            Ok(())
-                        })
+                        Box::pin(async move { setup::<$db>(conn, &session, hook.as_ref()).await })
                     });
                 }
                 Pool::$variant(opts.connect_lazy_with($o.clone()))
             }};
         }
         match &self.options {
-            Options::Postgres(o) => build!(PgPoolOptions::new(), Postgres, o),
-            Options::MySql(o) => build!(MySqlPoolOptions::new(), MySql, o),
-            Options::Sqlite(o) => build!(SqlitePoolOptions::new(), Sqlite, o),
+            Options::Postgres(o) => build!(PgPoolOptions::new(), Postgres, sqlx::Postgres, o),
+            Options::MySql(o) => build!(MySqlPoolOptions::new(), MySql, sqlx::MySql, o),
+            Options::Sqlite(o) => build!(SqlitePoolOptions::new(), Sqlite, sqlx::Sqlite, o),
         }
     }
 }
@@ -463,23 +315,6 @@ pub(crate) fn timeout_error(key: &PoolKey, after: Duration) -> Error {
         shard: key.shard.as_deref().map(str::to_string),
         after,
     }
-}
-
-fn no_answer(waited: Duration) -> sqlx::Error {
-    sqlx::Error::Io(std::io::Error::new(
-        std::io::ErrorKind::TimedOut,
-        format!("no connection could be opened within {waited:?} (connect_timeout)"),
-    ))
-}
-
-/// Milliseconds since the first call in this process.
-fn now_ms() -> u64 {
-    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
-    EPOCH
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as u64
-        + 1
 }
 
 fn apply<DB: sqlx::Database>(o: PoolOptions<DB>, c: &PoolConfig) -> PoolOptions<DB> {
