@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::Engine;
-use grant::{raw, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, Role};
+use grant::{raw, AssertSqlSafe, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, Role};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[grant(table = "handler_items", database = "tenant_a")]
@@ -81,11 +81,13 @@ async fn runtime_registration(e: &Engine) {
             .execute(&db)
             .await
             .unwrap();
-        raw(e.ddl("CREATE TABLE handler_items (id {pk}, label {text} NOT NULL)"))
-            .on("tenant_a")
-            .execute(&db)
-            .await
-            .unwrap();
+        raw(AssertSqlSafe(e.ddl(
+            "CREATE TABLE handler_items (id {pk}, label {text} NOT NULL)",
+        )))
+        .on("tenant_a")
+        .execute(&db)
+        .await
+        .unwrap();
     })
     .await;
     let mut item = TenantItem {

@@ -196,7 +196,7 @@ impl Fixture {
             ),
             "CREATE INDEX bench_items_category_id ON bench_items (category, id)".to_string(),
         ] {
-            grant::raw(ddl).execute(&grant).await.expect("ddl");
+            grant::raw(grant::AssertSqlSafe(ddl)).execute(&grant).await.expect("ddl");
         }
         let mut seed: Vec<Item> = (0..SEED_ROWS)
             .map(|i| item(i, (i % CATEGORIES) as i32))

@@ -23,6 +23,7 @@ pub mod query;
 mod raw;
 mod role;
 mod sql;
+mod sql_str;
 mod transaction;
 mod value;
 
@@ -38,6 +39,7 @@ pub use query::{Column, Expr, Order, Query};
 pub use raw::{raw, RawQuery, Row};
 pub use role::Role;
 pub use sql::{SqlWriter, Statements};
+pub use sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use transaction::Transaction;
 pub use value::{ColumnType, SqlType, Timestamp, Value};
 

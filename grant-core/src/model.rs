@@ -241,15 +241,30 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
 
     /// Rows from a raw SQL statement (written in the target engine's dialect), decoded by
     /// column name and routed like any read of this model.
+    ///
+    /// `sql` is a string literal, or text built at runtime wrapped in
+    /// [`AssertSqlSafe`](crate::AssertSqlSafe) (see [`SqlSafeStr`](crate::SqlSafeStr));
+    /// values go in `binds`, never into the text.
+    ///
+    /// ```no_run
+    /// # use grant_core::{Model, Value};
+    /// # async fn demo<User: Model>(db: &grant_core::Grant) -> grant_core::Result<()> {
+    /// let adults = User::find_by_sql(db, "SELECT * FROM users WHERE age >= ?", vec![Value::I64(18)]).await?;
+    /// # let _ = adults; Ok(()) }
+    /// ```
     fn find_by_sql<'e>(
         executor: impl Executor<'e>,
-        sql: &'e str,
+        sql: impl crate::SqlSafeStr,
         binds: Vec<Value>,
     ) -> impl std::future::Future<Output = Result<Vec<Self>>> + Send + 'e {
+        let sql = sql.into_sql_str();
         async move {
             crate::exec::fetch_models::<Self>(
                 executor.into_target(),
-                Select::Raw { sql, binds },
+                Select::Raw {
+                    sql: sql.as_str(),
+                    binds,
+                },
                 crate::exec::Access::Read,
             )
             .await
