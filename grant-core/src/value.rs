@@ -168,6 +168,7 @@ macro_rules! column_type {
                 row: &SqliteRow,
                 index: I,
             ) -> Result<Self, sqlx::Error> {
+                sqlite_not_null(row, index)?;
                 row.try_get(index)
             }
         }
@@ -179,6 +180,23 @@ macro_rules! column_type {
             }
         }
     };
+}
+
+/// SQLite's driver decodes `NULL` as `0` / `""` / an empty blob; PostgreSQL's and MariaDB's
+/// refuse it. Refuse it on SQLite too, with the same error, so a `NULL` in a non-`Option`
+/// field is never read as a made-up value.
+#[inline]
+fn sqlite_not_null<I: ColumnIndex<SqliteRow> + Copy>(
+    row: &SqliteRow,
+    index: I,
+) -> Result<(), sqlx::Error> {
+    if row.try_get_raw(index)?.is_null() {
+        return Err(sqlx::Error::ColumnDecode {
+            index: format!("{index:?}"),
+            source: Box::new(sqlx::error::UnexpectedNullError),
+        });
+    }
+    Ok(())
 }
 
 column_type!(bool, Bool, Bool, |v| *v);
