@@ -65,10 +65,10 @@ pub mod __private {
     }
 
     /// Convert a generated integer key into the model's key type.
-    pub fn generated_key<K: TryFrom<i64>>(
+    pub fn generated_key<K: TryFrom<i128>>(
         model: &'static str,
         column: &'static str,
-        value: i64,
+        value: i128,
     ) -> Result<K, Error> {
         K::try_from(value).map_err(|_| Error::KeyOverflow {
             model,
