@@ -6,7 +6,7 @@ use common::Engine;
 use grant::{Grant, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[grant(table = "crud_people")]
+#[grant(table = "crud_people", timestamps)]
 struct Person {
     id: i64,
     name: String,

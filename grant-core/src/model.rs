@@ -44,7 +44,8 @@ pub struct ModelMeta {
     pub database: Option<&'static str>,
     /// A database entry that serves the reading role (`None`: the writer's replicas).
     pub reading: Option<&'static str>,
-    /// Whether the model has `created_at` / `updated_at` columns to fill.
+    /// Whether the model declares automatic timestamps to fill (`#[grant(timestamps)]`,
+    /// `#[grant(created_at)]`, `#[grant(updated_at)]`).
     pub timestamps: bool,
     /// The fixed statements, built once per engine on first use.
     pub statements: &'static StatementCache,
@@ -142,7 +143,8 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// [`Error::KeyOverflow`] naming the model and key column.
     fn set_generated_key(&mut self, key: i128) -> Result<()>;
 
-    /// Fill `created_at` (when `inserting`) and `updated_at` with `now`, where the model has them.
+    /// Fill the automatic timestamps the model declares with `now`: the `created_at` one
+    /// when `inserting`, the `updated_at` one always.
     fn touch(&mut self, now: chrono::DateTime<chrono::Utc>, inserting: bool);
 
     /// Decode from a PostgreSQL row: by position when `by_name` is false (Grant's own
@@ -260,7 +262,8 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
         async move { crate::exec::insert_all(executor.into_target(), rows, false).await }
     }
 
-    /// Write every column of this row back, by primary key; sets `updated_at` where present.
+    /// Write every column of this row back, by primary key; sets the model's automatic
+    /// `updated_at` timestamp, if it declares one.
     /// Returns whether a row was updated.
     fn update<'e>(
         &'e mut self,

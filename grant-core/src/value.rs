@@ -274,8 +274,9 @@ impl<T: ColumnType> ColumnType for Option<T> {
     }
 }
 
-/// A column type that Grant can fill with the current time on insert and update
-/// (`created_at` / `updated_at`).
+/// A column type that Grant can fill with the current time on insert and update: the type
+/// of a field the model declares an automatic timestamp (`#[grant(timestamps)]`,
+/// `#[grant(created_at)]`, `#[grant(updated_at)]`).
 ///
 /// ```
 /// use grant_core::Timestamp;
@@ -285,8 +286,8 @@ impl<T: ColumnType> ColumnType for Option<T> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold an automatic timestamp",
-    label = "fields named `created_at`/`updated_at` are filled with the current time",
-    note = "use chrono::DateTime<Utc>, chrono::NaiveDateTime or an Option of these; or give the field another name (#[grant(rename = \"created_at\")] keeps the column)"
+    label = "an automatic timestamp is filled with the current time",
+    note = "use chrono::DateTime<Utc>, chrono::NaiveDateTime or an Option of these; or drop `#[grant(timestamps)]` / `#[grant(created_at)]` / `#[grant(updated_at)]` to store the field as it is"
 )]
 pub trait Timestamp {
     /// Set to `now`.

@@ -149,7 +149,7 @@ fn push_insert_values<M: Model>(m: &M, out: &mut Vec<Value>) {
     m.push_values(out, !M::META.auto_increment);
 }
 
-/// Fill `created_at` / `updated_at` where the model has them.
+/// Fill the automatic timestamps the model declares.
 #[inline]
 fn touch<M: Model>(m: &mut M, inserting: bool) {
     if M::META.timestamps {
