@@ -212,7 +212,8 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     ///
     /// A generated key that does not fit the key type (an `i32` key behind a `BIGSERIAL`
     /// column past `i32::MAX`, a MariaDB `BIGINT UNSIGNED` past `i64::MAX`) is
-    /// [`Error::KeyOverflow`] naming the model and key column, and the row is **deleted
+    /// [`Error::KeyOverflow`] naming the model and key column (a key column wider than the
+    /// key type is fine while its values fit), and the row is **deleted
     /// again by its key** before the error is returned, so a retry does not duplicate it.
     /// Grant chose this compensating delete over a transaction around every insert: the
     /// common path (a key that fits) costs no extra round trip. Outside a transaction
@@ -234,8 +235,10 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// the first key plus the session's `auto_increment_increment`, read on the same
     /// connection inside a transaction (one extra round trip per call, plus BEGIN/COMMIT for
     /// a single statement); under `innodb_autoinc_lock_mode = 2`, where the keys of one
-    /// statement need not be consecutive, each row is inserted by its own statement. A key
-    /// that does not fit is handled as in [`Model::insert`].
+    /// statement need not be consecutive (MySQL 8's default), each row is inserted by its
+    /// own statement; use [`Model::insert_all_without_keys`] for bulk loads there. A key
+    /// that does not fit is handled as in [`Model::insert`]: no row of the call is left
+    /// behind. After an error, the key fields of `rows` are unspecified.
     fn insert_all<'e>(
         executor: impl Executor<'e>,
         rows: &'e mut [Self],
