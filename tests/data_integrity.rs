@@ -49,7 +49,9 @@ async fn null_in_a_non_option_field_is_a_decode_error(e: &Engine) {
         "{err:?}"
     );
     assert!(err.to_string().contains("Strict"), "{err}");
-    let err = Strict::find_by_sql(&db, "SELECT * FROM integrity_nulls", vec![])
+    let table = "integrity_nulls";
+    let sql = format!("SELECT * FROM {table}");
+    let err = Strict::find_by_sql(&db, AssertSqlSafe(sql.as_str()), vec![])
         .await
         .unwrap_err();
     assert!(
