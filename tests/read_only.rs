@@ -187,10 +187,14 @@ async fn attempts<M: Note>(
     );
     attempt!(
         "find_by_sql INSERT .. RETURNING",
-        M::find_by_sql(db, &returning, vec!["x".into()])
+        M::find_by_sql(
+            db,
+            grant::AssertSqlSafe(returning.clone()),
+            vec!["x".into()]
+        )
     );
 
-    let raw_on = |sql: &str| raw(sql.to_string()).on(database);
+    let raw_on = |sql: &str| raw(grant::AssertSqlSafe(sql.to_string())).on(database);
     attempt!(
         "raw execute INSERT",
         raw_on("INSERT INTO ro_notes (body) VALUES ('x')").execute(db)

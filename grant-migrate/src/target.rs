@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use grant_core::{raw, Backend, Context, Grant, RawQuery, Role, Transaction};
+use grant_core::{raw, AssertSqlSafe, Backend, Context, Grant, RawQuery, Role, Transaction};
 
 use crate::error::MigrateError;
 use crate::report::{MigrationState, MigrationStatus, Step, TargetReport};
@@ -122,12 +122,13 @@ impl Target {
     }
 
     fn insert(&self, m: &Migration) -> RawQuery {
-        raw(format!(
+        // Fixed text: the table name is a constant; the values are bound.
+        raw(AssertSqlSafe(format!(
             "INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({}, {}, {})",
             self.ph(1),
             self.ph(2),
             self.ph(3)
-        ))
+        )))
         .bind(m.version)
         .bind(m.name.clone())
         .bind(m.checksum.clone())
@@ -135,10 +136,10 @@ impl Target {
     }
 
     fn delete(&self, version: i64) -> RawQuery {
-        raw(format!(
+        raw(AssertSqlSafe(format!(
             "DELETE FROM {MIGRATIONS_TABLE} WHERE version = {}",
             self.ph(1)
-        ))
+        )))
         .bind(version)
         .on(self.database.to_string())
     }
@@ -161,7 +162,7 @@ impl Exec<'_> {
 
 /// Whether `grant_migrations` exists on the target.
 async fn table_exists(grant: &Grant, t: &Target) -> Result<bool, MigrateError> {
-    let rows = raw(t.table_exists_sql())
+    let rows = raw(AssertSqlSafe(t.table_exists_sql()))
         .on(t.database.to_string())
         .fetch_all(grant)
         .await
@@ -182,7 +183,7 @@ pub(crate) async fn read_applied(grant: &Grant, t: &Target) -> Result<Vec<Applie
         tracing::debug!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: no grant_migrations table yet");
         return Ok(Vec::new());
     }
-    let rows = raw(t.select_sql())
+    let rows = raw(AssertSqlSafe(t.select_sql()))
         .on(t.database.to_string())
         .fetch_all(grant)
         .await
@@ -206,7 +207,7 @@ async fn ensure_table(grant: &Grant, t: &Target) -> Result<(), MigrateError> {
         return Ok(());
     }
     tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: creating the grant_migrations table");
-    raw(t.create_table_sql())
+    raw(AssertSqlSafe(t.create_table_sql()))
         .on(t.database.to_string())
         .execute(grant)
         .await
@@ -533,7 +534,8 @@ async fn run_file(
                 i + 1,
                 statements.len()
             );
-            let query = raw(statement.sql.clone()).on(t.database.to_string());
+            // The migration files are the operator's own SQL, run as written.
+            let query = raw(AssertSqlSafe(statement.sql.clone())).on(t.database.to_string());
             exec.execute(query)
                 .await
                 .map_err(|source| MigrateError::Statement {

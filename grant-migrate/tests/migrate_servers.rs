@@ -7,7 +7,7 @@ use common::{
     grant_of, unique, write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS, CREATE_USERS_DOWN,
 };
 use grant_core::config::{DatabaseConfig, ShardConfig};
-use grant_core::{connection, raw, Backend, Grant, Role};
+use grant_core::{connection, raw, AssertSqlSafe, Backend, Grant, Role};
 use grant_migrate::{MigrateError, Migrator};
 
 /// `url` with its database name replaced by `name`.
@@ -39,7 +39,7 @@ where
     let base = unique("grant_mig");
     let names: Vec<String> = (0..n).map(|i| format!("{base}_{i}")).collect();
     for name in &names {
-        raw(format!("CREATE DATABASE {name}"))
+        raw(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
             .unwrap();
@@ -47,7 +47,7 @@ where
     let urls = names.iter().map(|n| with_database(admin_url, n)).collect();
     let outcome = tokio::spawn(body(urls)).await;
     for name in &names {
-        if let Err(e) = raw(format!("DROP DATABASE IF EXISTS {name}"))
+        if let Err(e) = raw(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
             .execute(&admin)
             .await
         {
