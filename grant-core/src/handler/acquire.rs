@@ -57,17 +57,23 @@ impl PoolSlot {
         tokio::pin!(waiting);
         // sqlx retries a refused connection until the deadline; a cold pool that has not
         // connected after a moment checks once whether the server refuses outright.
-        let early = tokio::time::sleep(EARLY_CHECK);
-        tokio::pin!(early);
-        let mut checked = !cold;
+        let mut early = cold.then(|| Box::pin(tokio::time::sleep(EARLY_CHECK)));
         let out = loop {
             let failed = self.failure.notified();
+            // `biased`: an idle connection is taken on the first poll, before any waiter is
+            // registered (nothing but the acquire itself on the hot path).
             tokio::select! {
+                biased;
                 out = &mut waiting => break out,
                 // Another caller found the server unreachable: check for ourselves.
                 () = failed => self.probe(pool).await?,
-                () = &mut early, if !checked => {
-                    checked = true;
+                () = async {
+                    match early.as_mut() {
+                        Some(sleep) => sleep.await,
+                        None => std::future::pending().await,
+                    }
+                }, if early.is_some() => {
+                    early = None;
                     if let Some(cause) = self.diagnose(pool, limit).await {
                         if !is_timed_out(&cause) {
                             return Err(self.connect_error(cause));
