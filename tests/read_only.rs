@@ -172,6 +172,10 @@ async fn attempts<M: Note>(
     attempt!("model insert", fresh.insert(db));
     let mut many = vec![M::new("a"), M::new("b")];
     attempt!("model insert_all", M::insert_all(db, &mut many));
+    attempt!(
+        "model insert_all_without_keys",
+        M::insert_all_without_keys(db, &mut many)
+    );
     attempt!("model update", existing.update(db));
     attempt!("model delete", existing.delete(db));
     attempt!(
