@@ -72,6 +72,22 @@ fn assert_timeout(err: &Error, role: Role) {
     );
 }
 
+/// A proxy to `e`'s server, a handle through it, and an empty `fault_notes` table.
+async fn proxied_with_table(e: &Engine) -> (Proxy, Grant) {
+    let proxy = Proxy::start(&host_port(&e.url)).await;
+    let db = grant_on(&proxy.url(&e.url));
+    connected_to(
+        Role::Writing,
+        e.reset_table(
+            &db,
+            "fault_notes",
+            "CREATE TABLE fault_notes (id {pk}, body {text} NOT NULL)",
+        ),
+    )
+    .await;
+    (proxy, db)
+}
+
 /// Wait until the writer has an idle connection (sqlx hands a released connection back to
 /// the pool in the background, after a ping).
 async fn idle_writer(db: &Grant) {
@@ -112,15 +128,8 @@ fn assert_connect(err: &Error, cause: &[&str]) {
 async fn frozen_server() {
     let _serial = common::SERVER_LOCK.lock().await;
     for e in servers() {
-        let proxy = Proxy::start(&host_port(&e.url)).await;
-        let db = grant_on(&proxy.url(&e.url));
+        let (proxy, db) = proxied_with_table(&e).await;
         connected_to(Role::Writing, async {
-            e.reset_table(
-                &db,
-                "fault_notes",
-                "CREATE TABLE fault_notes (id {pk}, body {text} NOT NULL)",
-            )
-            .await;
             let mut n = FaultNote {
                 id: 0,
                 body: "before".into(),
@@ -167,15 +176,8 @@ async fn frozen_server() {
 async fn frozen_transaction() {
     let _serial = common::SERVER_LOCK.lock().await;
     for e in servers() {
-        let proxy = Proxy::start(&host_port(&e.url)).await;
-        let db = grant_on(&proxy.url(&e.url));
+        let (proxy, db) = proxied_with_table(&e).await;
         connected_to(Role::Writing, async {
-            e.reset_table(
-                &db,
-                "fault_notes",
-                "CREATE TABLE fault_notes (id {pk}, body {text} NOT NULL)",
-            )
-            .await;
             let mut tx = db.begin().await.unwrap();
             let mut n = FaultNote {
                 id: 0,
