@@ -138,6 +138,12 @@ impl PoolSlot {
         waited: Duration,
     ) -> Option<sqlx::Error> {
         use sqlx::ConnectOptions as _;
+        // A busy pool under load times many callers out at once: one answer from the
+        // server in the last second covers them all, without a connection each.
+        let answered = self.answered_at.load(Ordering::Relaxed);
+        if answered != 0 && now_ms().saturating_sub(answered) < 1000 {
+            return None;
+        }
         let options = pool.connect_options();
         let attempt = async {
             let mut conn = options.connect().await?;
@@ -145,13 +151,17 @@ impl PoolSlot {
         };
         match tokio::time::timeout(DIAGNOSE_LIMIT, attempt).await {
             Ok(Err(e)) => Some(e),
-            Ok(Ok(())) => None,
+            Ok(Ok(())) => {
+                self.answered_at.store(now_ms(), Ordering::Relaxed);
+                None
+            }
             Err(_) => Some(no_answer(waited)),
         }
     }
 
     fn connect_error(&self, source: sqlx::Error) -> Error {
         self.connect_errors.fetch_add(1, Ordering::Relaxed);
+        self.answered_at.store(0, Ordering::Relaxed);
         self.failed_at.store(now_ms().max(1), Ordering::Relaxed);
         self.failure.notify_waiters();
         tracing::warn!(

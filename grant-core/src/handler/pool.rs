@@ -162,6 +162,8 @@ pub struct PoolSlot {
     statement_timeouts: AtomicU64,
     /// When the last connection attempt failed (ms since the first use, 0: never).
     pub(super) failed_at: AtomicU64,
+    /// When a diagnostic connection last found the server answering (ms, 0: never).
+    pub(super) answered_at: AtomicU64,
     /// Set by [`PoolSlot::close`]: no new connection is handed out.
     pub(super) closed: AtomicBool,
     /// Wakes callers waiting for a connection when another one finds the server unreachable.
@@ -197,6 +199,7 @@ impl PoolSlot {
             connect_errors: AtomicU64::new(0),
             statement_timeouts: AtomicU64::new(0),
             failed_at: AtomicU64::new(0),
+            answered_at: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             failure: tokio::sync::Notify::new(),
         }
