@@ -1,18 +1,22 @@
-//! Work on one target (a database's own URL, or one of its shards): the bookkeeping table,
-//! reading what is applied, and running migrations up or down.
+//! One target (a database's own URL, or one of its shards): reading where it stands, and
+//! running a planned list of migrations up or down on one locked connection.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use grant_core::{raw, Backend, Context, Grant, RawQuery, Role, Transaction};
+use grant_core::{Backend, PoolSlot};
 
+use crate::conn::{Applied, Conn, LockError};
 use crate::error::MigrateError;
-use crate::report::{MigrationState, MigrationStatus, Step, TargetReport};
+use crate::report::{
+    Direction, MigrationState, MigrationStatus, PlannedStep, Progress, Step, TargetReport,
+};
 use crate::source::{Migration, Statement};
-use crate::MIGRATIONS_TABLE;
 
 /// One place migrations are applied: a database's own URL (`shard: None`) or one shard.
 #[derive(Debug, Clone)]
@@ -20,15 +24,53 @@ pub(crate) struct Target {
     pub database: Arc<str>,
     pub shard: Option<Arc<str>>,
     pub backend: Backend,
+    pub writer: Arc<PoolSlot>,
+    pub url: String,
 }
 
-/// A row of `grant_migrations`.
-#[derive(Debug, Clone)]
-pub(crate) struct Applied {
-    pub version: i64,
-    pub name: String,
-    pub checksum: String,
-    pub applied_at: Option<String>,
+/// What a run does on each target (see [`Migrator::run`](crate::Migrator::run) and
+/// [`Migrator::plan`](crate::Migrator::plan)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Apply pending migrations, in version order (only those up to and including `to`,
+    /// when set).
+    Migrate {
+        /// The last version to apply.
+        to: Option<i64>,
+    },
+    /// Revert the latest `n` applied migrations of each target, newest first.
+    RevertSteps(usize),
+    /// Revert every applied migration newer than the version (the version stays).
+    RevertTo(i64),
+    /// Revert the latest `n` applied migrations, then apply them again.
+    Redo(usize),
+    /// Revert every applied migration, then apply every migration.
+    Reset,
+}
+
+use Operation as Op;
+
+/// Settings shared by the targets of one run.
+#[derive(Clone)]
+pub(crate) struct RunSettings {
+    pub lock_timeout: Duration,
+    /// Set when a target failed and the run stops at the next migration boundary.
+    pub stop: Arc<AtomicBool>,
+    pub stop_on_error: bool,
+    pub progress: Option<crate::ProgressFn>,
+}
+
+/// The SQLite file of a `sqlite:` URL (`None` for an in-memory database).
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(PathBuf::from(path))
 }
 
 impl Target {
@@ -36,19 +78,12 @@ impl Target {
         self.shard.as_deref().map(str::to_string)
     }
 
-    /// Run `fut` on this target's writer: the writing role, this shard (or none: the
-    /// database's own URL), writes allowed whatever the caller's scope says.
-    pub async fn scope<F: Future>(&self, fut: F) -> F::Output {
-        Context {
-            role: Some(Role::Writing),
-            shard: self.shard.clone(),
-            prevent_writes: false,
-        }
-        .scope(fut)
-        .await
+    /// True for a SQLite target whose file does not exist.
+    pub fn is_missing(&self) -> bool {
+        self.backend == Backend::Sqlite && sqlite_file(&self.url).is_some_and(|p| !p.exists())
     }
 
-    fn db_err(&self, action: &'static str) -> impl FnOnce(grant_core::Error) -> MigrateError + '_ {
+    pub fn sql_err(&self, action: &'static str) -> impl FnOnce(sqlx::Error) -> MigrateError + '_ {
         move |source| MigrateError::Database {
             database: self.database.to_string(),
             shard: self.shard_name(),
@@ -64,171 +99,84 @@ impl Target {
             backend: self.backend,
             applied: Vec::new(),
             reverted: Vec::new(),
-            elapsed: Default::default(),
+            elapsed: Duration::ZERO,
         }
     }
 
-    /// `$n` on PostgreSQL, `?` elsewhere.
-    fn ph(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Postgres => format!("${n}"),
-            _ => "?".to_string(),
-        }
+    pub async fn connect(&self) -> Result<Conn, MigrateError> {
+        Conn::acquire(&self.writer)
+            .await
+            .map_err(self.sql_err("connect"))
     }
 
-    fn create_table_sql(&self) -> String {
-        let columns = match self.backend {
-            Backend::Postgres => {
-                "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum VARCHAR(64) NOT NULL, \
-                 applied_at TIMESTAMP NOT NULL DEFAULT (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"
-            }
-            Backend::MySql => {
-                "version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
-                 checksum VARCHAR(64) NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
-            }
-            Backend::Sqlite => {
-                "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, \
-                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP"
-            }
+    /// For a SQLite file that does not exist yet: whether it can be created (its folder
+    /// exists). Checked before a run changes anything anywhere.
+    pub fn check_creatable(&self) -> Result<(), MigrateError> {
+        let Some(file) = sqlite_file(&self.url).filter(|_| self.is_missing()) else {
+            return Ok(());
         };
-        format!("CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ({columns})")
-    }
-
-    fn table_exists_sql(&self) -> String {
-        match self.backend {
-            Backend::Postgres => format!(
-                "SELECT COUNT(*) AS n FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '{MIGRATIONS_TABLE}'"
-            ),
-            Backend::MySql => format!(
-                "SELECT COUNT(*) AS n FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = '{MIGRATIONS_TABLE}'"
-            ),
-            Backend::Sqlite => format!(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{MIGRATIONS_TABLE}'"
-            ),
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if parent.is_dir() {
+            return Ok(());
         }
-    }
-
-    fn select_sql(&self) -> String {
-        let applied_at = match self.backend {
-            Backend::Postgres => "CAST(applied_at AS TEXT)",
-            Backend::MySql => "CAST(applied_at AS CHAR)",
-            Backend::Sqlite => "CAST(applied_at AS TEXT)",
-        };
-        format!(
-            "SELECT version, name, checksum, {applied_at} AS applied_at FROM {MIGRATIONS_TABLE} ORDER BY version"
-        )
-    }
-
-    fn insert(&self, m: &Migration) -> RawQuery {
-        raw(format!(
-            "INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({}, {}, {})",
-            self.ph(1),
-            self.ph(2),
-            self.ph(3)
-        ))
-        .bind(m.version)
-        .bind(m.name.clone())
-        .bind(m.checksum.clone())
-        .on(self.database.to_string())
-    }
-
-    fn delete(&self, version: i64) -> RawQuery {
-        raw(format!(
-            "DELETE FROM {MIGRATIONS_TABLE} WHERE version = {}",
-            self.ph(1)
-        ))
-        .bind(version)
-        .on(self.database.to_string())
-    }
-}
-
-/// Where statements run: routed to the writer, or inside a transaction.
-enum Exec<'a> {
-    Grant(&'a Grant),
-    Tx(&'a mut Transaction),
-}
-
-impl Exec<'_> {
-    async fn execute(&mut self, query: RawQuery) -> grant_core::Result<u64> {
-        match self {
-            Exec::Grant(grant) => query.execute(*grant).await,
-            Exec::Tx(tx) => query.execute(&mut **tx).await,
-        }
-    }
-}
-
-/// Whether `grant_migrations` exists on the target.
-async fn table_exists(grant: &Grant, t: &Target) -> Result<bool, MigrateError> {
-    let rows = raw(t.table_exists_sql())
-        .on(t.database.to_string())
-        .fetch_all(grant)
-        .await
-        .map_err(t.db_err("look for the grant_migrations table"))?;
-    let n: i64 = match rows.first() {
-        Some(row) => row
-            .get("n")
-            .map_err(t.db_err("look for the grant_migrations table"))?,
-        None => 0,
-    };
-    Ok(n > 0)
-}
-
-/// The rows of `grant_migrations` (none when the table does not exist). Must run inside
-/// [`Target::scope`].
-pub(crate) async fn read_applied(grant: &Grant, t: &Target) -> Result<Vec<Applied>, MigrateError> {
-    if !table_exists(grant, t).await? {
-        tracing::debug!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: no grant_migrations table yet");
-        return Ok(Vec::new());
-    }
-    let rows = raw(t.select_sql())
-        .on(t.database.to_string())
-        .fetch_all(grant)
-        .await
-        .map_err(t.db_err("read grant_migrations"))?;
-    rows.iter()
-        .map(|row| {
-            Ok(Applied {
-                version: row.get("version")?,
-                name: row.get("name")?,
-                checksum: row.get("checksum")?,
-                applied_at: row.get("applied_at")?,
-            })
+        Err(MigrateError::Admin {
+            database: self.database.to_string(),
+            shard: self.shard_name(),
+            action: "open the SQLite database".to_string(),
+            message: format!(
+                "{} does not exist and cannot be created: the folder {} does not exist (run `grant-migrate create`)",
+                file.display(),
+                parent.display()
+            ),
         })
-        .collect::<grant_core::Result<Vec<_>>>()
-        .map_err(t.db_err("read grant_migrations"))
-}
-
-/// Create `grant_migrations` if missing. Must run inside [`Target::scope`].
-async fn ensure_table(grant: &Grant, t: &Target) -> Result<(), MigrateError> {
-    if table_exists(grant, t).await? {
-        return Ok(());
     }
-    tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: creating the grant_migrations table");
-    raw(t.create_table_sql())
-        .on(t.database.to_string())
-        .execute(grant)
-        .await
-        .map_err(t.db_err("create the grant_migrations table"))?;
-    Ok(())
+
+    /// The rows of `grant_migrations`, read without the lock and without creating
+    /// anything (a missing SQLite file reads as empty).
+    pub async fn read(&self) -> Result<Vec<Applied>, MigrateError> {
+        if self.is_missing() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.connect().await?;
+        conn.read_applied()
+            .await
+            .map_err(self.sql_err("read grant_migrations"))
+    }
+
+    fn emit(&self, settings: &RunSettings, event: impl FnOnce(String, Option<String>) -> Progress) {
+        if let Some(f) = &settings.progress {
+            f(&event(self.database.to_string(), self.shard_name()));
+        }
+    }
 }
 
 /// Every migration of the folder and of the table, in version order, with its state.
 pub(crate) fn statuses(migrations: &[Migration], applied: &[Applied]) -> Vec<MigrationStatus> {
     let applied: HashMap<i64, &Applied> = applied.iter().map(|a| (a.version, a)).collect();
     let mut out: BTreeMap<i64, MigrationStatus> = BTreeMap::new();
+    let state_of = |a: &Applied, file: Option<&Migration>| {
+        if !a.success {
+            return MigrationState::Dirty {
+                statement: a.failed_statement,
+                error: a.error.clone(),
+            };
+        }
+        match file {
+            None => MigrationState::MissingFile,
+            Some(m) if m.checksum == a.checksum => MigrationState::Applied,
+            Some(m) => MigrationState::ChecksumMismatch {
+                recorded: a.checksum.clone(),
+                actual: m.checksum.clone(),
+            },
+        }
+    };
     for m in migrations {
         let (state, applied_at) = match applied.get(&m.version) {
             None => (MigrationState::Pending, None),
-            Some(a) if a.checksum == m.checksum => (MigrationState::Applied, a.applied_at.clone()),
-            Some(a) => (
-                MigrationState::ChecksumMismatch {
-                    recorded: a.checksum.clone(),
-                    actual: m.checksum.clone(),
-                },
-                a.applied_at.clone(),
-            ),
+            Some(a) => (state_of(a, Some(m)), a.applied_at.clone()),
         };
         out.insert(
             m.version,
@@ -246,215 +194,285 @@ pub(crate) fn statuses(migrations: &[Migration], applied: &[Applied]) -> Vec<Mig
             version: a.version,
             name: a.name.clone(),
             file: None,
-            state: MigrationState::MissingFile,
+            state: state_of(a, None),
             applied_at: a.applied_at.clone(),
         });
     }
     out.into_values().collect()
 }
 
-/// The checksum mismatches of `applied` against the folder, as errors.
-pub(crate) fn mismatches(
+/// What `op` means on a target that has `applied`: the migrations to run, in order, or
+/// the first reason it cannot run (a dirty migration, an edited file, a revert without a
+/// down file or without its file).
+pub(crate) fn plan_steps<'m>(
     t: &Target,
-    migrations: &[Migration],
+    op: Op,
+    migrations: &'m [Migration],
     applied: &[Applied],
-) -> Vec<MigrateError> {
+) -> Result<Vec<(&'m Migration, Direction)>, MigrateError> {
+    if let Some(a) = applied.iter().find(|a| !a.success) {
+        return Err(MigrateError::Dirty {
+            database: t.database.to_string(),
+            shard: t.shard_name(),
+            version: a.version,
+            name: a.name.clone(),
+            statement: a.failed_statement,
+            error: a.error.clone(),
+        });
+    }
     let by_version: HashMap<i64, &Migration> = migrations.iter().map(|m| (m.version, m)).collect();
-    applied
-        .iter()
-        .filter_map(|a| {
-            let m = by_version.get(&a.version)?;
-            (m.checksum != a.checksum).then(|| MigrateError::ChecksumMismatch {
-                database: t.database.to_string(),
-                shard: t.shard_name(),
-                version: a.version,
-                file: m.path.clone(),
-                recorded: a.checksum.clone(),
-                actual: m.checksum.clone(),
+    for a in applied {
+        if let Some(m) = by_version.get(&a.version) {
+            if m.checksum != a.checksum {
+                return Err(MigrateError::ChecksumMismatch {
+                    database: t.database.to_string(),
+                    shard: t.shard_name(),
+                    version: a.version,
+                    file: m.path.clone(),
+                    recorded: a.checksum.clone(),
+                    actual: m.checksum.clone(),
+                });
+            }
+        } else {
+            tracing::warn!(
+                database = %t.database,
+                shard = t.shard.as_deref(),
+                version = a.version,
+                name = %a.name,
+                "grant-migrate: migration is applied but its file is missing"
+            );
+        }
+    }
+    let mut newest_first: Vec<&Applied> = applied.iter().collect();
+    newest_first.sort_by_key(|a| std::cmp::Reverse(a.version));
+    let downs = |chosen: Vec<&Applied>| -> Result<Vec<&'m Migration>, MigrateError> {
+        chosen
+            .into_iter()
+            .map(|a| {
+                let m = by_version.get(&a.version).copied().ok_or_else(|| {
+                    MigrateError::MissingFile {
+                        database: t.database.to_string(),
+                        shard: t.shard_name(),
+                        version: a.version,
+                        name: a.name.clone(),
+                    }
+                })?;
+                if m.down.is_none() {
+                    return Err(MigrateError::NoDownMigration {
+                        database: t.database.to_string(),
+                        shard: t.shard_name(),
+                        version: m.version,
+                        file: m.path.clone(),
+                        expected: down_path(&m.path),
+                    });
+                }
+                Ok(m)
             })
+            .collect()
+    };
+    let is_applied = |v: i64| applied.iter().any(|a| a.version == v);
+    let steps = match op {
+        Op::Migrate { to } => migrations
+            .iter()
+            .filter(|m| !is_applied(m.version) && to.is_none_or(|to| m.version <= to))
+            .map(|m| (m, Direction::Up))
+            .collect(),
+        Op::RevertSteps(n) => downs(newest_first.into_iter().take(n).collect())?
+            .into_iter()
+            .map(|m| (m, Direction::Down))
+            .collect(),
+        Op::RevertTo(v) => downs(newest_first.into_iter().filter(|a| a.version > v).collect())?
+            .into_iter()
+            .map(|m| (m, Direction::Down))
+            .collect(),
+        Op::Redo(n) => {
+            let reverted = downs(newest_first.into_iter().take(n).collect())?;
+            let mut steps: Vec<_> = reverted.iter().map(|m| (*m, Direction::Down)).collect();
+            steps.extend(reverted.iter().rev().map(|m| (*m, Direction::Up)));
+            steps
+        }
+        Op::Reset => {
+            let mut steps: Vec<_> = downs(newest_first)?
+                .into_iter()
+                .map(|m| (m, Direction::Down))
+                .collect();
+            steps.extend(migrations.iter().map(|m| (m, Direction::Up)));
+            steps
+        }
+    };
+    Ok(steps)
+}
+
+/// The steps of a plan, described.
+pub(crate) fn describe(steps: &[(&Migration, Direction)]) -> Vec<PlannedStep> {
+    steps
+        .iter()
+        .map(|(m, d)| {
+            let (file, statements) = match (d, &m.down) {
+                (Direction::Down, Some(down)) => (down.path.clone(), down.statements.len()),
+                _ => (m.path.clone(), m.statements.len()),
+            };
+            PlannedStep {
+                direction: *d,
+                version: m.version,
+                name: m.name.clone(),
+                file,
+                statements,
+            }
         })
         .collect()
 }
 
-/// Read the target and check it: the applied rows, or the first problem (unreachable,
-/// checksum mismatch). Applied migrations whose file is gone are logged, not errors.
-pub(crate) async fn check(
-    grant: Grant,
+/// Run `op` on `t`: take the target's lock on one connection, read what is applied, plan
+/// and run. Returns what was done and the error that stopped it, if any.
+///
+/// Boxed as `Send` here, where the lifetimes of the borrows inside are concrete (the
+/// compiler cannot prove it through `tokio::spawn` otherwise).
+pub(crate) fn run(
     t: Target,
+    op: Op,
     migrations: Arc<Vec<Migration>>,
-) -> Result<Vec<Applied>, MigrateError> {
-    t.clone()
-        .scope(async {
-            let applied = read_applied(&grant, &t).await?;
-            if let Some(e) = mismatches(&t, &migrations, &applied).into_iter().next() {
-                return Err(e);
-            }
-            for s in statuses(&migrations, &applied) {
-                if s.state == MigrationState::MissingFile {
-                    tracing::warn!(
-                        database = %t.database,
-                        shard = t.shard.as_deref(),
-                        version = s.version,
-                        name = %s.name,
-                        "grant-migrate: migration is applied but its file is missing"
-                    );
-                }
-            }
-            Ok(applied)
-        })
-        .await
+    settings: RunSettings,
+) -> Pin<Box<dyn Future<Output = (TargetReport, Option<MigrateError>)> + Send>> {
+    Box::pin(run_target(t, op, migrations, settings))
 }
 
-/// Apply every pending migration of `migrations` on `t`, in version order. Returns what
-/// was applied, and the error that stopped it, if any.
-pub(crate) async fn apply(
-    grant: Grant,
+async fn run_target(
     t: Target,
+    op: Op,
     migrations: Arc<Vec<Migration>>,
+    settings: RunSettings,
 ) -> (TargetReport, Option<MigrateError>) {
     let start = Instant::now();
     let mut report = t.empty_report();
-    let result = t
-        .scope(apply_inner(&grant, &t, &migrations, &mut report))
-        .await;
+    let result = run_inner(&t, op, &migrations, &settings, &mut report).await;
     report.elapsed = start.elapsed();
     match &result {
-        Ok(()) if report.applied.is_empty() => tracing::info!(
-            database = %t.database,
-            shard = t.shard.as_deref(),
-            "grant-migrate: up to date"
-        ),
         Ok(()) => tracing::info!(
             database = %t.database,
             shard = t.shard.as_deref(),
             applied = report.applied.len(),
+            reverted = report.reverted.len(),
             elapsed_ms = report.elapsed.as_millis() as u64,
-            "grant-migrate: target migrated"
+            "grant-migrate: target done"
         ),
-        Err(e) => tracing::error!(
-            database = %t.database,
-            shard = t.shard.as_deref(),
-            error = %e,
-            "grant-migrate: target failed"
-        ),
+        // The error goes back to the caller, who reports it: logged at debug only, so a
+        // CLI does not print it twice.
+        Err(e) => {
+            tracing::debug!(database = %t.database, shard = t.shard.as_deref(), error = %e, "grant-migrate: target failed")
+        }
     }
+    if result.is_err() && settings.stop_on_error {
+        settings.stop.store(true, Ordering::SeqCst);
+    }
+    t.emit(&settings, |database, shard| Progress::Finished {
+        database,
+        shard,
+        error: result.as_ref().err().map(ToString::to_string),
+    });
     (report, result.err())
 }
 
-async fn apply_inner(
-    grant: &Grant,
+async fn run_inner(
     t: &Target,
+    op: Op,
     migrations: &[Migration],
+    settings: &RunSettings,
     report: &mut TargetReport,
 ) -> Result<(), MigrateError> {
-    ensure_table(grant, t).await?;
-    let applied = read_applied(grant, t).await?;
-    if let Some(e) = mismatches(t, migrations, &applied).into_iter().next() {
-        return Err(e);
+    if settings.stop.load(Ordering::SeqCst) {
+        return Ok(());
     }
-    let latest = applied.iter().map(|a| a.version).max();
-    for m in migrations {
-        if applied.iter().any(|a| a.version == m.version) {
-            continue;
+    let mut conn = t.connect().await?;
+    lock(t, &mut conn, settings.lock_timeout).await?;
+    let outcome = locked(t, &mut conn, op, migrations, settings, report).await;
+    // Unlocking rolls back whatever is still open above the lock (SQLite: commits the
+    // migrations done before a failure, which each released their savepoint).
+    let unlocked = conn.unlock().await;
+    match (outcome, unlocked) {
+        (Ok(()), unlocked) => unlocked.map_err(t.sql_err("release the migration lock")),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(unlock)) => {
+            // The error is what matters; the lock goes with the session.
+            tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %unlock, "grant-migrate: cannot release the lock");
+            conn.abandon().await;
+            Err(e)
         }
-        if latest.is_some_and(|latest| latest > m.version) {
-            tracing::warn!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                version = m.version,
-                latest = latest.unwrap_or_default(),
-                "grant-migrate: applying a migration older than the latest applied one"
-            );
+    }
+}
+
+pub(crate) async fn lock(
+    t: &Target,
+    conn: &mut Conn,
+    timeout: Duration,
+) -> Result<(), MigrateError> {
+    let started = Instant::now();
+    match conn.lock(timeout).await {
+        Ok(()) => {
+            tracing::debug!(database = %t.database, shard = t.shard.as_deref(), waited_ms = started.elapsed().as_millis() as u64, "grant-migrate: lock held");
+            Ok(())
         }
-        tracing::info!(
-            database = %t.database,
-            shard = t.shard.as_deref(),
-            version = m.version,
-            name = %m.name,
-            statements = m.statements.len(),
-            "grant-migrate: applying"
-        );
-        let step = run_step(
-            grant,
-            t,
-            m,
-            &m.path,
-            &m.statements,
-            m.no_transaction,
-            Bookkeeping::Insert(m),
-        )
-        .await?;
+        Err(LockError::Timeout) => Err(MigrateError::Locked {
+            database: t.database.to_string(),
+            shard: t.shard_name(),
+            waited: started.elapsed(),
+        }),
+        Err(LockError::Db(e)) => Err(t.sql_err("take the migration lock")(e)),
+    }
+}
+
+async fn locked(
+    t: &Target,
+    conn: &mut Conn,
+    op: Op,
+    migrations: &[Migration],
+    settings: &RunSettings,
+    report: &mut TargetReport,
+) -> Result<(), MigrateError> {
+    conn.ensure_table()
+        .await
+        .map_err(t.sql_err("create the grant_migrations table"))?;
+    let applied = conn
+        .read_applied()
+        .await
+        .map_err(t.sql_err("read grant_migrations"))?;
+    let steps = plan_steps(t, op, migrations, &applied)?;
+    t.emit(settings, |database, shard| Progress::Started {
+        database,
+        shard,
+        steps: steps.len(),
+    });
+    for (m, direction) in steps {
+        if settings.stop.load(Ordering::SeqCst) {
+            tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: stopping (another target failed)");
+            break;
+        }
+        let step = run_step(t, conn, m, direction, settings.lock_timeout).await?;
         tracing::info!(
             database = %t.database,
             shard = t.shard.as_deref(),
             version = m.version,
             name = %m.name,
             elapsed_ms = step.elapsed.as_millis() as u64,
-            "grant-migrate: applied"
+            "grant-migrate: {}",
+            if direction == Direction::Up { "applied" } else { "reverted" }
         );
-        report.applied.push(step);
+        t.emit(settings, |database, shard| Progress::Step {
+            database,
+            shard,
+            direction,
+            step: step.clone(),
+        });
+        match direction {
+            Direction::Up => report.applied.push(step),
+            Direction::Down => report.reverted.push(step),
+        }
     }
     Ok(())
 }
 
-/// Revert `m` (the latest applied migration of `t`) with its down file.
-pub(crate) async fn revert(
-    grant: Grant,
-    t: Target,
-    m: Migration,
-) -> (TargetReport, Option<MigrateError>) {
-    let start = Instant::now();
-    let mut report = t.empty_report();
-    let result = t
-        .scope(async {
-            let down = m
-                .down
-                .as_ref()
-                .ok_or_else(|| MigrateError::NoDownMigration {
-                    database: t.database.to_string(),
-                    shard: t.shard_name(),
-                    version: m.version,
-                    file: m.path.clone(),
-                    expected: down_path(&m.path),
-                })?;
-            tracing::info!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                version = m.version,
-                name = %m.name,
-                "grant-migrate: reverting"
-            );
-            let step = run_step(
-                &grant,
-                &t,
-                &m,
-                &down.path,
-                &down.statements,
-                down.no_transaction,
-                Bookkeeping::Delete(m.version),
-            )
-            .await?;
-            tracing::info!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                version = m.version,
-                name = %m.name,
-                elapsed_ms = step.elapsed.as_millis() as u64,
-                "grant-migrate: reverted"
-            );
-            report.reverted.push(step);
-            Ok(())
-        })
-        .await;
-    report.elapsed = start.elapsed();
-    if let Err(e) = &result {
-        tracing::error!(database = %t.database, shard = t.shard.as_deref(), error = %e, "grant-migrate: revert failed");
-    }
-    (report, result.err())
-}
-
 /// `dir/0001_init.sql` -> `dir/0001_init.down.sql`.
-pub(crate) fn down_path(up: &Path) -> std::path::PathBuf {
+pub(crate) fn down_path(up: &Path) -> PathBuf {
     let name = up
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -463,24 +481,102 @@ pub(crate) fn down_path(up: &Path) -> std::path::PathBuf {
     up.with_file_name(format!("{stem}.down.sql"))
 }
 
-/// How `grant_migrations` changes once a file's statements have run.
-enum Bookkeeping<'a> {
-    Insert(&'a Migration),
-    Delete(i64),
-}
-
-/// Run one file of migration `m` (its up or its down file) and describe the step.
+/// Run one file of `m` (its up or its down file) on the locked connection, with its
+/// bookkeeping.
+///
+/// * In a transaction (PostgreSQL and SQLite, unless the file is marked
+///   `-- grant:no-transaction`): the statements and the row of `grant_migrations` commit
+///   together or not at all (SQLite: a savepoint inside the run's lock transaction).
+/// * Otherwise (MariaDB/MySQL, no-transaction files): the row is written first as dirty
+///   (`success = false`; for a revert, the existing row is marked dirty), the statements
+///   run, then the row is marked done (or deleted, for a revert). If a statement fails,
+///   the row stays dirty with the statement's number and error.
 async fn run_step(
-    grant: &Grant,
     t: &Target,
+    conn: &mut Conn,
     m: &Migration,
-    file: &Path,
-    statements: &[Statement],
-    no_transaction: bool,
-    bookkeeping: Bookkeeping<'_>,
+    direction: Direction,
+    lock_timeout: Duration,
 ) -> Result<Step, MigrateError> {
     let started = Instant::now();
-    run_file(grant, t, file, statements, no_transaction, bookkeeping).await?;
+    let (file, statements, no_transaction) = match (direction, &m.down) {
+        (Direction::Down, Some(down)) => (&down.path, &down.statements, down.no_transaction),
+        _ => (&m.path, &m.statements, m.no_transaction),
+    };
+    tracing::info!(
+        database = %t.database,
+        shard = t.shard.as_deref(),
+        version = m.version,
+        name = %m.name,
+        statements = statements.len(),
+        "grant-migrate: {}",
+        if direction == Direction::Up { "applying" } else { "reverting" }
+    );
+    let transactional = !no_transaction && t.backend != Backend::MySql;
+    if transactional {
+        conn.begin(None)
+            .await
+            .map_err(t.sql_err("begin a transaction"))?;
+        let outcome = async {
+            run_statements(t, conn, file, statements, false).await?;
+            finish_bookkeeping(t, conn, m, direction, true).await
+        }
+        .await;
+        match outcome {
+            Ok(()) => conn.commit().await.map_err(t.sql_err("commit"))?,
+            Err(e) => {
+                if let Err(rollback) = conn.rollback().await {
+                    tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %rollback, "grant-migrate: rollback failed");
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        // Dirty first.
+        match direction {
+            Direction::Up => {
+                conn.insert_row(m.version, &m.name, &m.checksum, false)
+                    .await
+            }
+            Direction::Down => conn.set_state(m.version, false, None).await.map(drop),
+        }
+        .map_err(t.sql_err("record the migration as started in grant_migrations"))?;
+        let sqlite = t.backend == Backend::Sqlite;
+        if sqlite {
+            // Commit the run's lock transaction: the statements must run outside it.
+            conn.commit().await.map_err(t.sql_err("commit"))?;
+        }
+        let grouped = t.backend == Backend::MySql && !no_transaction;
+        if grouped {
+            // Keeps DML between DDL statements together (DDL commits implicitly).
+            conn.begin(None)
+                .await
+                .map_err(t.sql_err("begin a transaction"))?;
+        }
+        let outcome = run_statements(t, conn, file, statements, true).await;
+        if grouped {
+            let end = if outcome.is_ok() {
+                conn.commit().await
+            } else {
+                conn.rollback().await
+            };
+            end.map_err(t.sql_err("end the transaction"))?;
+        }
+        if let Err(MigrateError::Statement {
+            statement, source, ..
+        }) = &outcome
+        {
+            let message = source.to_string();
+            conn.set_state(m.version, false, Some((*statement as i64, &message)))
+                .await
+                .map_err(t.sql_err("record the failure in grant_migrations"))?;
+        }
+        outcome?;
+        finish_bookkeeping(t, conn, m, direction, false).await?;
+        if sqlite {
+            lock(t, conn, lock_timeout).await?;
+        }
+    }
     Ok(Step {
         version: m.version,
         name: m.name.clone(),
@@ -490,96 +586,90 @@ async fn run_step(
     })
 }
 
-/// Run the statements of one file, then record it, in one transaction where the engine
-/// has transactional DDL.
-///
-/// PostgreSQL and SQLite: all statements and the bookkeeping row commit together or not
-/// at all. MariaDB/MySQL: the same transaction pins one connection, but every DDL
-/// statement commits implicitly, so a failure leaves the statements before it applied;
-/// the bookkeeping row is written only after every statement succeeded. A file marked
-/// `-- grant:no-transaction` runs statement by statement on the writer pool everywhere.
-async fn run_file(
-    grant: &Grant,
+async fn run_statements(
     t: &Target,
+    conn: &mut Conn,
     file: &Path,
     statements: &[Statement],
-    no_transaction: bool,
-    bookkeeping: Bookkeeping<'_>,
+    dirty_on_error: bool,
 ) -> Result<(), MigrateError> {
-    let mut tx = if no_transaction {
-        tracing::debug!(database = %t.database, shard = t.shard.as_deref(), file = %file.display(), "grant-migrate: running without a transaction");
-        None
-    } else {
-        Some(
-            grant
-                .begin_on(&t.database)
-                .await
-                .map_err(t.db_err("begin a transaction"))?,
-        )
-    };
-    let partial_on_error = |i: usize| i > 0 && (no_transaction || t.backend == Backend::MySql);
-    let outcome = async {
-        let mut exec = match tx.as_mut() {
-            Some(tx) => Exec::Tx(tx),
-            None => Exec::Grant(grant),
-        };
-        for (i, statement) in statements.iter().enumerate() {
-            tracing::debug!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                file = %file.display(),
-                line = statement.line,
-                "grant-migrate: statement {} of {}",
-                i + 1,
-                statements.len()
-            );
-            let query = raw(statement.sql.clone()).on(t.database.to_string());
-            exec.execute(query)
-                .await
-                .map_err(|source| MigrateError::Statement {
-                    database: t.database.to_string(),
-                    shard: t.shard_name(),
-                    file: file.to_path_buf(),
-                    statement: i + 1,
-                    statements: statements.len(),
-                    line: statement.line,
-                    partial: partial_on_error(i),
-                    source: Box::new(source),
-                })?;
-        }
-        match bookkeeping {
-            Bookkeeping::Insert(m) => {
-                exec.execute(t.insert(m))
-                    .await
-                    .map_err(t.db_err("record the migration in grant_migrations"))?;
-            }
-            Bookkeeping::Delete(version) => {
-                let rows = exec
-                    .execute(t.delete(version))
-                    .await
-                    .map_err(t.db_err("remove the migration from grant_migrations"))?;
-                if rows != 1 {
-                    return Err(MigrateError::Concurrent {
-                        database: t.database.to_string(),
-                        shard: t.shard_name(),
-                        version,
-                        action: "reverted",
-                    });
-                }
-            }
-        }
-        Ok(())
+    for (i, statement) in statements.iter().enumerate() {
+        tracing::debug!(
+            database = %t.database,
+            shard = t.shard.as_deref(),
+            file = %file.display(),
+            line = statement.line,
+            "grant-migrate: statement {} of {}",
+            i + 1,
+            statements.len()
+        );
+        conn.execute_raw(&statement.sql)
+            .await
+            .map_err(|source| MigrateError::Statement {
+                database: t.database.to_string(),
+                shard: t.shard_name(),
+                file: file.to_path_buf(),
+                statement: i + 1,
+                statements: statements.len(),
+                line: statement.line,
+                partial: dirty_on_error && i > 0,
+                dirty: dirty_on_error,
+                source: Box::new(source),
+            })?;
     }
-    .await;
-    match (outcome, tx) {
-        (Ok(()), Some(tx)) => tx.commit().await.map_err(t.db_err("commit")),
-        (Ok(()), None) => Ok(()),
-        (Err(e), Some(tx)) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %rollback, "grant-migrate: rollback failed");
-            }
-            Err(e)
-        }
-        (Err(e), None) => Err(e),
+    Ok(())
+}
+
+/// The row of `grant_migrations` after the statements ran: inserted as done (in a
+/// transaction), marked done (after a dirty start), or deleted (a revert).
+async fn finish_bookkeeping(
+    t: &Target,
+    conn: &mut Conn,
+    m: &Migration,
+    direction: Direction,
+    in_transaction: bool,
+) -> Result<(), MigrateError> {
+    let rows = match (direction, in_transaction) {
+        (Direction::Up, true) => conn
+            .insert_row(m.version, &m.name, &m.checksum, true)
+            .await
+            .map(|()| 1),
+        (Direction::Up, false) => conn.set_state(m.version, true, None).await,
+        (Direction::Down, _) => conn.delete_row(m.version).await,
+    }
+    .map_err(t.sql_err("record the migration in grant_migrations"))?;
+    if rows != 1 {
+        return Err(MigrateError::Concurrent {
+            database: t.database.to_string(),
+            shard: t.shard_name(),
+            version: m.version,
+            action: if direction == Direction::Up {
+                "applied"
+            } else {
+                "reverted"
+            },
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+    use std::path::PathBuf;
+
+    #[test]
+    fn sqlite_files_of_urls() {
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/a.db"),
+            Some(PathBuf::from("/tmp/a.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://db/a.db?mode=rwc"),
+            Some(PathBuf::from("db/a.db"))
+        );
+        assert_eq!(sqlite_file("sqlite:a.db"), Some(PathBuf::from("a.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
     }
 }

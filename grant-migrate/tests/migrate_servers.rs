@@ -128,15 +128,20 @@ async fn server_apply_status_revert(backend: Backend, urls: Vec<String>) {
         "20261124090009_broken.sql",
         "CREATE TABLE tags (id BIGINT PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n",
     );
-    let err = migrator.migrate("primary").await.unwrap_err();
+    let all = migrator.clone().on_error(grant_migrate::OnError::Continue);
+    let err = all.migrate("primary").await.unwrap_err();
     assert_eq!(err.errors().len(), 3);
     for e in err.errors() {
         match e {
             MigrateError::Statement {
-                statement, partial, ..
+                statement,
+                partial,
+                dirty,
+                ..
             } => {
                 assert_eq!(*statement, 2);
                 assert_eq!(*partial, backend == Backend::MySql);
+                assert_eq!(*dirty, backend == Backend::MySql);
             }
             other => panic!("unexpected error: {other}"),
         }
@@ -154,6 +159,59 @@ async fn server_apply_status_revert(backend: Backend, urls: Vec<String>) {
         .get("n")
         .unwrap();
     assert_eq!(n, i64::from(backend == Backend::MySql));
+    if backend == Backend::MySql {
+        // MariaDB: the migration is DIRTY on every target; the next run says so and
+        // changes nothing, until an operator fixes the database and resolves it.
+        let status = migrator.status("primary").await.unwrap();
+        for s in &status {
+            let dirty = s.dirty();
+            assert_eq!(dirty.len(), 1, "{s:?}");
+            assert_eq!(dirty[0].version, 20261124090009);
+            assert!(matches!(
+                &dirty[0].state,
+                grant_migrate::MigrationState::Dirty { statement: Some(2), error: Some(e) } if e.contains("no_such_table")
+            ));
+        }
+        let err = all.migrate("primary").await.unwrap_err();
+        assert_eq!(err.errors().len(), 3);
+        assert!(err.errors().iter().all(|e| matches!(
+            e,
+            MigrateError::Dirty {
+                version: 20261124090009,
+                statement: Some(2),
+                ..
+            }
+        )));
+        for shard in [None, Some("shard_one"), Some("shard_two")] {
+            let mut scope = connection().role(Role::Writing);
+            if let Some(shard) = shard {
+                scope = scope.shard(shard);
+            }
+            scope
+                .run(raw("DROP TABLE tags").on("primary").execute(&grant))
+                .await
+                .unwrap();
+            migrator
+                .resolve(
+                    "primary",
+                    shard,
+                    20261124090009,
+                    grant_migrate::Resolution::RolledBack,
+                )
+                .await
+                .unwrap();
+        }
+        let again = migrator
+            .resolve(
+                "primary",
+                None,
+                20261124090009,
+                grant_migrate::Resolution::Applied,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(again, MigrateError::NotDirty { .. }), "{again}");
+    }
     std::fs::remove_file(dir.join("20261124090009_broken.sql")).unwrap();
 
     // Revert, on every target.

@@ -1,0 +1,595 @@
+//! One connection to one target, held for a whole run: the run's lock, the bookkeeping
+//! table `grant_migrations` and the statements of migration files all go through it.
+//!
+//! The connection is taken from the target's writer pool (grant-core's concrete sqlx
+//! pools), so everything a run does happens in one database session:
+//!
+//! * **PostgreSQL**: a session-level `pg_advisory_lock` (polled with
+//!   `pg_try_advisory_lock`); advisory locks are per database, so shard databases on one
+//!   server do not wait for each other.
+//! * **MariaDB/MySQL**: `GET_LOCK` on a name derived from `DATABASE()` (locks are
+//!   server-wide, so the name carries the database).
+//! * **SQLite**: `BEGIN IMMEDIATE`, held for the whole run (the write lock of the file);
+//!   each migration is a savepoint inside it.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use grant_core::{Backend, Pool, PoolSlot};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, MySql, Postgres, Row as _, Sqlite, TransactionManager};
+
+use crate::source::checksum;
+use crate::MIGRATIONS_TABLE;
+
+/// How often a runner that waits for a lock asks again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The PostgreSQL advisory lock key of grant-migrate: FNV-1a 64 of `grant_migrations`.
+pub(crate) fn pg_lock_key() -> i64 {
+    // The checksum is 16 hex digits: always a valid u64, reinterpreted as i64.
+    u64::from_str_radix(&checksum(MIGRATIONS_TABLE.as_bytes()), 16)
+        .map_or(0x6772_616e_74, |v| v as i64)
+}
+
+/// A connection of one engine.
+pub(crate) enum Conn {
+    Pg(PoolConnection<Postgres>),
+    My(PoolConnection<MySql>),
+    Lite(PoolConnection<Sqlite>),
+}
+
+/// Run `$body` with `$c` bound to the engine's connection; the body is written once and
+/// compiled per engine.
+macro_rules! on_conn {
+    ($self:expr, $c:ident => $body:expr) => {
+        match $self {
+            Conn::Pg($c) => $body,
+            Conn::My($c) => $body,
+            Conn::Lite($c) => $body,
+        }
+    };
+}
+
+/// A value bound to a bookkeeping statement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+    Bool(bool),
+    OptInt(Option<i64>),
+    OptText(Option<&'a str>),
+}
+
+/// A row of `grant_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: Option<String>,
+    /// `false`: dirty (written before a non-transactional migration ran, and not marked
+    /// done: it failed or was interrupted).
+    pub success: bool,
+    /// Which statement failed (from 1), when recorded.
+    pub failed_statement: Option<i64>,
+    /// The error of that statement, when recorded.
+    pub error: Option<String>,
+}
+
+/// Why a lock was not taken.
+#[derive(Debug)]
+pub(crate) enum LockError {
+    /// Another runner still held it when the timeout passed.
+    Timeout,
+    /// The database refused.
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for LockError {
+    fn from(e: sqlx::Error) -> Self {
+        LockError::Db(e)
+    }
+}
+
+impl Conn {
+    /// One connection of `slot`'s pool (bounded by the pool's acquire timeout).
+    pub async fn acquire(slot: &PoolSlot) -> Result<Conn, sqlx::Error> {
+        Ok(match slot.pool() {
+            Pool::Postgres(p) => Conn::Pg(p.acquire().await?),
+            Pool::MySql(p) => Conn::My(p.acquire().await?),
+            Pool::Sqlite(p) => Conn::Lite(p.acquire().await?),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Pg(_) => Backend::Postgres,
+            Conn::My(_) => Backend::MySql,
+            Conn::Lite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// `$n` on PostgreSQL, `?` elsewhere.
+    pub fn ph(&self, n: usize) -> String {
+        match self {
+            Conn::Pg(_) => format!("${n}"),
+            _ => "?".to_string(),
+        }
+    }
+
+    /// Run one statement of a migration file, unprepared (no bound values: the engine's
+    /// simple / text protocol, which accepts every statement a file may hold).
+    pub fn execute_raw<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            on_conn!(self, c => Ok(sqlx::Executor::execute(&mut **c, sql).await?.rows_affected()))
+        })
+    }
+
+    /// Run a bookkeeping statement with bound values.
+    ///
+    /// Boxed as `Send` with named lifetimes: the compiler cannot prove the future `Send`
+    /// through the callers' `tokio::spawn` otherwise.
+    pub fn execute<'a>(
+        &'a mut self,
+        sql: &'a str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            on_conn!(self, c => {
+                let mut q = sqlx::query(sql);
+                for a in args {
+                    q = bind(q, a);
+                }
+                Ok(q.execute(&mut **c).await?.rows_affected())
+            })
+        })
+    }
+
+    /// The first column of the first row, as an integer (`None` for no row or NULL).
+    pub fn scalar_i64<'a>(
+        &'a mut self,
+        sql: &'a str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, Result<Option<i64>, sqlx::Error>> {
+        Box::pin(async move {
+            on_conn!(self, c => {
+                let mut q = sqlx::query(sql);
+                for a in args {
+                    q = bind(q, a);
+                }
+                match q.fetch_optional(&mut **c).await? {
+                    Some(row) => row.try_get::<Option<i64>, _>(0),
+                    None => Ok(None),
+                }
+            })
+        })
+    }
+
+    /// Rows of text columns (NULL as `None`), for schema reading.
+    pub fn text_rows<'a>(
+        &'a mut self,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Vec<Option<String>>>, sqlx::Error>> {
+        Box::pin(async move {
+            on_conn!(self, c => {
+                let rows = sqlx::query(sql).fetch_all(&mut **c).await?;
+                rows.iter()
+                    .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i)).collect())
+                    .collect()
+            })
+        })
+    }
+
+    /// Begin a transaction, or a savepoint inside the open one.
+    pub fn begin<'a>(
+        &'a mut self,
+        statement: Option<&'static str>,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let statement = statement.map(Cow::Borrowed);
+            match self {
+                Conn::Pg(c) => {
+                    <Postgres as Database>::TransactionManager::begin(c, statement).await
+                }
+                Conn::My(c) => <MySql as Database>::TransactionManager::begin(c, statement).await,
+                Conn::Lite(c) => {
+                    <Sqlite as Database>::TransactionManager::begin(c, statement).await
+                }
+            }
+        })
+    }
+
+    /// Commit the innermost transaction (or release the innermost savepoint).
+    pub fn commit<'a>(&'a mut self) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Conn::Pg(c) => <Postgres as Database>::TransactionManager::commit(c).await,
+                Conn::My(c) => <MySql as Database>::TransactionManager::commit(c).await,
+                Conn::Lite(c) => <Sqlite as Database>::TransactionManager::commit(c).await,
+            }
+        })
+    }
+
+    /// Roll back the innermost transaction (or to the innermost savepoint).
+    pub fn rollback<'a>(&'a mut self) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Conn::Pg(c) => <Postgres as Database>::TransactionManager::rollback(c).await,
+                Conn::My(c) => <MySql as Database>::TransactionManager::rollback(c).await,
+                Conn::Lite(c) => <Sqlite as Database>::TransactionManager::rollback(c).await,
+            }
+        })
+    }
+
+    /// How many transactions / savepoints are open.
+    pub fn depth(&self) -> usize {
+        match self {
+            Conn::Pg(c) => <Postgres as Database>::TransactionManager::get_transaction_depth(c),
+            Conn::My(c) => <MySql as Database>::TransactionManager::get_transaction_depth(c),
+            Conn::Lite(c) => <Sqlite as Database>::TransactionManager::get_transaction_depth(c),
+        }
+    }
+
+    /// The MariaDB lock name of the connection's database.
+    fn mysql_lock_name<'a>(&'a mut self) -> BoxFuture<'a, Result<String, sqlx::Error>> {
+        Box::pin(async move {
+            let Conn::My(c) = self else {
+                return Ok(String::new());
+            };
+            let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+                .fetch_one(&mut **c)
+                .await?;
+            // GET_LOCK names are server-wide and at most 64 characters on MySQL: hash the name.
+            Ok(format!(
+                "grant_migrate.{}",
+                checksum(db.unwrap_or_default().as_bytes())
+            ))
+        })
+    }
+
+    /// Take the run's lock, waiting up to `timeout` for another runner to let it go.
+    pub fn lock<'a>(&'a mut self, timeout: Duration) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + timeout;
+            match self {
+                Conn::Pg(_) => loop {
+                    let sql = "SELECT CASE WHEN pg_try_advisory_lock($1) THEN 1::BIGINT ELSE 0::BIGINT END";
+                    if self.scalar_i64(sql, &[Arg::Int(pg_lock_key())]).await? == Some(1) {
+                        return Ok(());
+                    }
+                    wait_or_timeout(deadline).await?;
+                },
+                Conn::My(_) => {
+                    let name = self.mysql_lock_name().await?;
+                    loop {
+                        let got = self
+                            .scalar_i64("SELECT GET_LOCK(?, 0)", &[Arg::Text(&name)])
+                            .await?;
+                        if got == Some(1) {
+                            return Ok(());
+                        }
+                        wait_or_timeout(deadline).await?;
+                    }
+                }
+                Conn::Lite(_) => {
+                    // Poll `BEGIN IMMEDIATE` with a short busy timeout, then restore the
+                    // connection's own busy timeout for the run's statements.
+                    let before = self
+                        .scalar_i64("PRAGMA busy_timeout", &[])
+                        .await?
+                        .unwrap_or(5000);
+                    self.execute_raw("PRAGMA busy_timeout = 20").await?;
+                    let outcome = loop {
+                        match self.begin(Some("BEGIN IMMEDIATE")).await {
+                            Ok(()) => break Ok(()),
+                            Err(e) if is_sqlite_busy(&e) => {
+                                if let Err(timeout) = wait_or_timeout(deadline).await {
+                                    break Err(timeout);
+                                }
+                            }
+                            Err(e) => break Err(LockError::Db(e)),
+                        }
+                    };
+                    self.execute_raw(&format!("PRAGMA busy_timeout = {before}"))
+                        .await?;
+                    outcome
+                }
+            }
+        })
+    }
+
+    /// Let the run's lock go (SQLite: commit the run's transaction). Any transaction still
+    /// open above it is rolled back first.
+    pub fn unlock<'a>(&'a mut self) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Conn::Lite(_) => {
+                    while self.depth() > 1 {
+                        self.rollback().await?;
+                    }
+                    if self.depth() == 1 {
+                        self.commit().await?;
+                    }
+                    Ok(())
+                }
+                _ => {
+                    while self.depth() > 0 {
+                        self.rollback().await?;
+                    }
+                    if let Conn::Pg(_) = self {
+                        self.execute("SELECT pg_advisory_unlock($1)", &[Arg::Int(pg_lock_key())])
+                            .await?;
+                    } else {
+                        let name = self.mysql_lock_name().await?;
+                        self.execute("SELECT RELEASE_LOCK(?)", &[Arg::Text(&name)])
+                            .await?;
+                    }
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// Roll back whatever is open, for an error path (SQLite: this lets the lock go).
+    pub fn abandon<'a>(&'a mut self) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            while self.depth() > 0 {
+                if self.rollback().await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
+    /// Whether `grant_migrations` exists.
+    pub fn table_exists<'a>(&'a mut self) -> BoxFuture<'a, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            let sql = match self.backend() {
+                Backend::Postgres => format!(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_name = '{MIGRATIONS_TABLE}'"
+                ),
+                Backend::MySql => format!(
+                    "SELECT COUNT(*) FROM information_schema.tables \
+                     WHERE table_schema = DATABASE() AND table_name = '{MIGRATIONS_TABLE}'"
+                ),
+                Backend::Sqlite => format!(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{MIGRATIONS_TABLE}'"
+                ),
+            };
+            Ok(self.scalar_i64(&sql, &[]).await?.unwrap_or(0) > 0)
+        })
+    }
+
+    /// Whether the table has the `success` column (tables written by earlier versions of
+    /// grant-migrate do not).
+    fn has_state_columns<'a>(&'a mut self) -> BoxFuture<'a, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            let sql = match self.backend() {
+                Backend::Postgres => format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+                     AND table_name = '{MIGRATIONS_TABLE}' AND column_name = 'success'"
+                ),
+                Backend::MySql => format!(
+                    "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+                     AND table_name = '{MIGRATIONS_TABLE}' AND column_name = 'success'"
+                ),
+                Backend::Sqlite => {
+                    format!("SELECT COUNT(*) FROM pragma_table_info('{MIGRATIONS_TABLE}') WHERE name = 'success'")
+                }
+            };
+            Ok(self.scalar_i64(&sql, &[]).await?.unwrap_or(0) > 0)
+        })
+    }
+
+    /// Create `grant_migrations`, or add the state columns to an older one. Runs under
+    /// the lock (two runners creating it at once would race on PostgreSQL).
+    pub fn ensure_table<'a>(&'a mut self) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if !self.table_exists().await? {
+                let columns = match self.backend() {
+                    Backend::Postgres => {
+                        "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum VARCHAR(64) NOT NULL, \
+                         applied_at TIMESTAMP NOT NULL DEFAULT (CURRENT_TIMESTAMP AT TIME ZONE 'UTC'), \
+                         success BOOLEAN NOT NULL DEFAULT TRUE, failed_statement BIGINT, error TEXT"
+                    }
+                    Backend::MySql => {
+                        "version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
+                         checksum VARCHAR(64) NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+                         success BOOLEAN NOT NULL DEFAULT TRUE, failed_statement BIGINT NULL, error TEXT NULL"
+                    }
+                    Backend::Sqlite => {
+                        "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, \
+                         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+                         success BOOLEAN NOT NULL DEFAULT 1, failed_statement BIGINT, error TEXT"
+                    }
+                };
+                let sql = format!("CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ({columns})");
+                self.execute_raw(&sql).await?;
+                return Ok(());
+            }
+            if !self.has_state_columns().await? {
+                tracing::info!(
+                    "grant-migrate: adding the state columns to an older grant_migrations table"
+                );
+                let (success, int) = match self.backend() {
+                    Backend::Sqlite => ("BOOLEAN NOT NULL DEFAULT 1", "BIGINT"),
+                    _ => ("BOOLEAN NOT NULL DEFAULT TRUE", "BIGINT NULL"),
+                };
+                for column in [
+                    format!("success {success}"),
+                    format!("failed_statement {int}"),
+                    "error TEXT".to_string(),
+                ] {
+                    self.execute_raw(&format!(
+                        "ALTER TABLE {MIGRATIONS_TABLE} ADD COLUMN {column}"
+                    ))
+                    .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The rows of `grant_migrations` (none when the table does not exist).
+    pub fn read_applied<'a>(&'a mut self) -> BoxFuture<'a, Result<Vec<Applied>, sqlx::Error>> {
+        Box::pin(async move {
+            if !self.table_exists().await? {
+                return Ok(Vec::new());
+            }
+            let (text, int) = match self.backend() {
+                Backend::Postgres => ("TEXT", "BIGINT"),
+                Backend::MySql => ("CHAR", "SIGNED"),
+                Backend::Sqlite => ("TEXT", "BIGINT"),
+            };
+            let state = if self.has_state_columns().await? {
+                format!(
+                    "CAST(CASE WHEN success THEN 1 ELSE 0 END AS {int}) AS ok, \
+                     CAST(failed_statement AS {int}) AS failed_statement, CAST(error AS {text}) AS error"
+                )
+            } else {
+                format!("CAST(1 AS {int}) AS ok, CAST(NULL AS {int}) AS failed_statement, CAST(NULL AS {text}) AS error")
+            };
+            let sql = format!(
+                "SELECT CAST(version AS {int}) AS version, CAST(name AS {text}) AS name, \
+                 CAST(checksum AS {text}) AS checksum, CAST(applied_at AS {text}) AS applied_at, {state} \
+                 FROM {MIGRATIONS_TABLE} ORDER BY version"
+            );
+            on_conn!(self, c => {
+                let rows = sqlx::query(&sql).fetch_all(&mut **c).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Applied {
+                            version: row.try_get("version")?,
+                            name: row.try_get("name")?,
+                            checksum: row.try_get("checksum")?,
+                            applied_at: row.try_get("applied_at")?,
+                            success: row.try_get::<i64, _>("ok")? != 0,
+                            failed_statement: row.try_get("failed_statement")?,
+                            error: row.try_get("error")?,
+                        })
+                    })
+                    .collect()
+            })
+        })
+    }
+
+    /// Record `version` as applied (`success`), or as started (dirty).
+    pub fn insert_row<'a>(
+        &'a mut self,
+        version: i64,
+        name: &'a str,
+        checksum: &'a str,
+        success: bool,
+    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let sql = format!(
+                "INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum, success) VALUES ({}, {}, {}, {})",
+                self.ph(1),
+                self.ph(2),
+                self.ph(3),
+                self.ph(4)
+            );
+            let args = [
+                Arg::Int(version),
+                Arg::Text(name),
+                Arg::Text(checksum),
+                Arg::Bool(success),
+            ];
+            self.execute(&sql, &args).await.map(drop)
+        })
+    }
+
+    /// Set the state of `version`: done (`success`, no failure), or dirty with the failed
+    /// statement and its error. Returns the rows changed.
+    pub fn set_state<'a>(
+        &'a mut self,
+        version: i64,
+        success: bool,
+        failed: Option<(i64, &'a str)>,
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            let sql = format!(
+                "UPDATE {MIGRATIONS_TABLE} SET success = {}, failed_statement = {}, error = {} WHERE version = {}",
+                self.ph(1),
+                self.ph(2),
+                self.ph(3),
+                self.ph(4)
+            );
+            let args = [
+                Arg::Bool(success),
+                Arg::OptInt(failed.map(|f| f.0)),
+                Arg::OptText(failed.map(|f| f.1)),
+                Arg::Int(version),
+            ];
+            self.execute(&sql, &args).await
+        })
+    }
+
+    /// Remove `version`'s row. Returns the rows removed.
+    pub fn delete_row<'a>(&'a mut self, version: i64) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            let sql = format!(
+                "DELETE FROM {MIGRATIONS_TABLE} WHERE version = {}",
+                self.ph(1)
+            );
+            self.execute(&sql, &[Arg::Int(version)]).await
+        })
+    }
+}
+
+/// A boxed `Send` future.
+pub(crate) type BoxFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Bind one value.
+fn bind<'q, DB: Database>(
+    q: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    a: &Arg<'q>,
+) -> sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    match *a {
+        Arg::Int(v) => q.bind(v),
+        Arg::Text(v) => q.bind(v),
+        Arg::Bool(v) => q.bind(v),
+        Arg::OptInt(v) => q.bind(v),
+        Arg::OptText(v) => q.bind(v),
+    }
+}
+
+/// Sleep a poll interval, or give up when `deadline` has passed.
+async fn wait_or_timeout(deadline: Instant) -> Result<(), LockError> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(LockError::Timeout);
+    }
+    tokio::time::sleep(LOCK_POLL.min(deadline - now)).await;
+    Ok(())
+}
+
+/// SQLITE_BUSY (5) and its extended codes, or SQLITE_LOCKED (6).
+fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
+            matches!(code & 0xff, 5 | 6) || db.message().contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lock_key_is_stable() {
+        assert_eq!(super::pg_lock_key(), super::pg_lock_key());
+        assert_ne!(super::pg_lock_key(), 0);
+    }
+}
