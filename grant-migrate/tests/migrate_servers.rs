@@ -3,30 +3,13 @@
 
 mod common;
 
+use common::cli::with_database;
 use common::{
     grant_of, unique, write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS, CREATE_USERS_DOWN,
 };
 use grant_core::config::{DatabaseConfig, ShardConfig};
 use grant_core::{connection, raw, Backend, Grant, Role};
 use grant_migrate::{MigrateError, Migrator};
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[after_scheme..]
-        .find('/')
-        .map_or(base.len(), |i| after_scheme + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
 
 /// Creates `n` fresh databases on the server of `admin_url`, runs `body` with their URLs,
 /// then drops them (even when `body` panics).
