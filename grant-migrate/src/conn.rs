@@ -527,6 +527,23 @@ impl Conn {
         })
     }
 
+    /// Record `checksum` as the checksum of `version`'s file.
+    pub fn set_checksum<'a>(
+        &'a mut self,
+        version: i64,
+        checksum: &'a str,
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
+        Box::pin(async move {
+            let sql = format!(
+                "UPDATE {MIGRATIONS_TABLE} SET checksum = {} WHERE version = {}",
+                self.ph(1),
+                self.ph(2)
+            );
+            self.execute(&sql, &[Arg::Text(checksum), Arg::Int(version)])
+                .await
+        })
+    }
+
     /// Remove `version`'s row. Returns the rows removed.
     pub fn delete_row<'a>(&'a mut self, version: i64) -> BoxFuture<'a, Result<u64, sqlx::Error>> {
         Box::pin(async move {

@@ -363,8 +363,9 @@ impl Migrator {
     }
 
     /// Resolve a DIRTY migration of one target after an operator fixed the database by
-    /// hand: mark it applied, or forget it ([`Resolution::RolledBack`]) so that the next
-    /// run applies it again. Runs under the target's lock. A migration that is not
+    /// hand: mark it applied (recording the checksum of its file as it is now, since the
+    /// file is often fixed after a failure), or forget it ([`Resolution::RolledBack`]) so
+    /// that the next run applies it again. Runs under the target's lock. A migration that is not
     /// recorded, or not dirty, is [`MigrateError::NotDirty`].
     pub async fn resolve(
         &self,

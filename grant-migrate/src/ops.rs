@@ -337,6 +337,10 @@ pub(crate) async fn resolve(
     if t.is_missing() {
         return Err(not_dirty("the database does not exist"));
     }
+    let migrations = match &entry.config().migrations {
+        Some(_) => m.migrations(database)?,
+        None => Vec::new(),
+    };
     let mut conn = t.connect().await?;
     target::lock(&t, &mut conn, m.lock_timeout).await?;
     let outcome = async {
@@ -352,10 +356,24 @@ pub(crate) async fn resolve(
             return Err(not_dirty("it is not dirty (it is applied)"));
         }
         match resolution {
-            Resolution::Applied => conn.set_state(version, true, None).await,
-            Resolution::RolledBack => conn.delete_row(version).await,
+            Resolution::Applied => {
+                conn.set_state(version, true, None)
+                    .await
+                    .map_err(t.sql_err("update grant_migrations"))?;
+                // The operator finished it by hand, from the file as it is now (often
+                // fixed since the failure): record that file's checksum.
+                if let Some(m) = migrations.iter().find(|m| m.version == version) {
+                    conn.set_checksum(version, &m.checksum)
+                        .await
+                        .map_err(t.sql_err("update grant_migrations"))?;
+                }
+            }
+            Resolution::RolledBack => {
+                conn.delete_row(version)
+                    .await
+                    .map_err(t.sql_err("update grant_migrations"))?;
+            }
         }
-        .map_err(t.sql_err("update grant_migrations"))?;
         tracing::info!(
             database,
             shard,
