@@ -25,11 +25,15 @@ use crate::MIGRATIONS_TABLE;
 /// How often a runner that waits for a lock asks again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
-/// The PostgreSQL advisory lock key of grant-migrate: FNV-1a 64 of `grant_migrations`.
+/// The PostgreSQL advisory lock key of grant-migrate: FNV-1a 64 of `grant_migrations`
+/// (the value [`checksum`] shows in hex), as a signed 64-bit integer.
 pub(crate) fn pg_lock_key() -> i64 {
-    // The checksum is 16 hex digits: always a valid u64, reinterpreted as i64.
-    u64::from_str_radix(&checksum(MIGRATIONS_TABLE.as_bytes()), 16)
-        .map_or(0x6772_616e_74, |v| v as i64)
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = MIGRATIONS_TABLE
+        .bytes()
+        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    hash as i64
 }
 
 /// A connection of one engine.
@@ -438,12 +442,24 @@ impl Conn {
             if !self.table_exists().await? {
                 return Ok(Vec::new());
             }
+            let state_columns = self.has_state_columns().await?;
+            self.read_rows(state_columns).await
+        })
+    }
+
+    /// The rows of `grant_migrations`, known to exist (with the state columns when
+    /// `state_columns`), as right after [`Conn::ensure_table`].
+    pub fn read_rows<'a>(
+        &'a mut self,
+        state_columns: bool,
+    ) -> BoxFuture<'a, Result<Vec<Applied>, sqlx::Error>> {
+        Box::pin(async move {
             let (text, int) = match self.backend() {
                 Backend::Postgres => ("TEXT", "BIGINT"),
                 Backend::MySql => ("CHAR", "SIGNED"),
                 Backend::Sqlite => ("TEXT", "BIGINT"),
             };
-            let state = if self.has_state_columns().await? {
+            let state = if state_columns {
                 format!(
                     "CAST(CASE WHEN success THEN 1 ELSE 0 END AS {int}) AS ok, \
                      CAST(failed_statement AS {int}) AS failed_statement, CAST(error AS {text}) AS error"
@@ -605,8 +621,11 @@ fn is_sqlite_busy(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn lock_key_is_stable() {
-        assert_eq!(super::pg_lock_key(), super::pg_lock_key());
-        assert_ne!(super::pg_lock_key(), 0);
+    fn lock_key_is_the_checksum_of_the_table_name() {
+        let hex = crate::checksum(crate::MIGRATIONS_TABLE.as_bytes());
+        assert_eq!(
+            super::pg_lock_key(),
+            u64::from_str_radix(&hex, 16).unwrap() as i64
+        );
     }
 }

@@ -433,7 +433,7 @@ async fn locked(
         .await
         .map_err(t.sql_err("create the grant_migrations table"))?;
     let applied = conn
-        .read_applied()
+        .read_rows(true)
         .await
         .map_err(t.sql_err("read grant_migrations"))?;
     let steps = plan_steps(t, op, migrations, &applied)?;
