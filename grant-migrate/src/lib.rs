@@ -26,8 +26,9 @@
 //! file is a typed [`MigrateError`] naming the file; other files are ignored.
 //!
 //! A file is split into statements at a `;` that ends a line (see [`split_statements`]
-//! for the rules and the `-- grant:break` escape hatch), because Grant runs prepared
-//! statements, which hold one statement each.
+//! for the rules and the `-- grant:break` escape hatch). Each statement runs on its own
+//! (unprepared, so any statement the engine accepts can be used), and a failure names its
+//! file, statement number and line.
 //!
 //! ## Bookkeeping
 //!
@@ -59,10 +60,19 @@
 //! the target. Two deploys started together both succeed, and every migration is applied
 //! exactly once per target.
 //!
-//! * **PostgreSQL**: a session advisory lock (`pg_advisory_lock`; per database, so shard
-//!   databases on one server do not wait for each other).
-//! * **MariaDB/MySQL**: `GET_LOCK` on a name derived from the database.
-//! * **SQLite**: `BEGIN IMMEDIATE`, held for the run (each migration is a savepoint in it).
+//! * **PostgreSQL**: a session advisory lock, polled with `pg_try_advisory_lock(key)`, where
+//!   `key` is FNV-1a 64 of `grant_migrations` as a signed 64-bit integer (the hex digits
+//!   of [`checksum`]`(b"grant_migrations")`). Advisory locks are per database, so shard
+//!   databases on one server do not wait for each other.
+//! * **MariaDB/MySQL**: `GET_LOCK('grant_migrate.<checksum of the database name>', 0)`,
+//!   polled (lock names are server-wide and at most 64 characters).
+//! * **SQLite**: `BEGIN IMMEDIATE`, held for the run: each migration is a savepoint inside
+//!   it, and the target's migrations commit together when the run ends (or, if the process
+//!   dies, none of that run's do). While a run holds it, other writers of the file wait
+//!   (their busy timeout).
+//!
+//! A lock that cannot be taken is polled every 50 ms until the timeout; a process that
+//! dies lets its locks go with its sessions.
 //!
 //! ## Transactions and dirty migrations
 //!
@@ -89,6 +99,28 @@
 //! migration; with [`OnError::Fail`] (the default) the other targets stop at their next
 //! migration, with [`OnError::Continue`] they go on. The error ([`MigrateError::Failed`])
 //! carries every failure and the [`Report`] of what was done.
+//!
+//! ## The command line
+//!
+//! `grant-migrate [--config grant.toml] [--env NAME] [--database D] [--shard S]
+//! [--lock-timeout 60s] [-v] <COMMAND>`:
+//!
+//! | command | what it does |
+//! |---------|--------------|
+//! | `new NAME --database D [--reversible]` | creates `<UTC timestamp>_<NAME>.sql` (and `.down.sql`) in D's folder |
+//! | `migrate [--target V] [--dry-run] [--concurrency N] [--on-error fail\|continue]` | applies pending migrations everywhere |
+//! | `revert [--steps N \| --target V]` | reverts the latest N (default 1), or everything newer than V |
+//! | `redo [--steps N]` | reverts the latest N, then applies them again |
+//! | `reset --force` | reverts everything, then applies everything |
+//! | `status [--short \| --json]` | every migration of every target; exit 1 on DIRTY, CHANGED or an unreadable target |
+//! | `resolve --database D [--shard S] --version V --applied\|--rolled-back` | settles a DIRTY migration |
+//! | `create`, `drop --force`, `prepare` | creates / drops the databases and shard databases (never a replica); create then migrate |
+//! | `schema [--out DIR] [--check]` | writes each target's schema and `schema.json`; `--check` reports shards that drifted from their database's first shard |
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error. Progress is one bar per target on a
+//! terminal, plain lines otherwise; no colour when piped or with `NO_COLOR`.
+//!
+//! ## As a library
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
