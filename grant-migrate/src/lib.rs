@@ -148,10 +148,12 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod bookkeeping;
 mod conn;
 mod error;
 mod newfile;
 mod ops;
+mod plan;
 mod report;
 mod schema;
 mod source;
@@ -166,6 +168,7 @@ use grant_core::{DatabaseEntry, Grant};
 pub use admin::{DatabaseAction, DatabaseChange};
 pub use error::{MigrateError, Result};
 pub use newfile::new_migration;
+pub use plan::Operation;
 pub use report::{
     Direction, MigrationState, MigrationStatus, PlannedStep, Progress, Report, SkipReason, Skipped,
     Step, TargetPlan, TargetReport, TargetStatus,
@@ -175,7 +178,6 @@ pub use source::{
     checksum, load_migrations, split_statements, DownMigration, Migration, Statement, BREAK_MARKER,
     MAX_NAME_LEN, NO_TRANSACTION_MARKER,
 };
-pub use target::Operation;
 
 /// The table, on every target, that records applied migrations.
 pub const MIGRATIONS_TABLE: &str = "grant_migrations";

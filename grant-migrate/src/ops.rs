@@ -12,9 +12,10 @@ use grant_core::DatabaseEntry;
 use tokio::sync::Semaphore;
 
 use crate::error::{MigrateError, Result};
+use crate::plan::{describe, plan_steps, statuses, Operation};
 use crate::report::{Report, SkipReason, Skipped, TargetPlan, TargetReport, TargetStatus};
 use crate::source::Migration;
-use crate::target::{self, describe, plan_steps, statuses, Operation, RunSettings, Target};
+use crate::target::{self, RunSettings, Target};
 use crate::{Migrator, OnError, Resolution};
 
 /// One database's work: its migrations and its targets.

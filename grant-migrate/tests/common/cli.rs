@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::{write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS, CREATE_USERS_DOWN};
+
 /// What one run of the binary gave.
 #[derive(Debug)]
 pub struct Out {
@@ -113,4 +115,43 @@ pub fn lines_with<'a>(text: &'a str, parts: &[&str]) -> Vec<&'a str> {
     text.lines()
         .filter(|l| parts.iter().all(|p| l.contains(p)))
         .collect()
+}
+
+pub const USERS: &str = "0001_create_users";
+pub const POSTS: &str = "0002_add_posts";
+pub const EMAIL: &str = "0003_add_email";
+
+/// A sharded SQLite database `primary` (own file + shards s1, s2) with three reversible
+/// migrations, a database `archive` without migrations, and a `replica_of` entry.
+pub fn sqlite_fixture(tmp: &TempDir) -> std::path::PathBuf {
+    let dir = tmp.sub("migrations");
+    write(&dir, &format!("{USERS}.sql"), CREATE_USERS);
+    write(&dir, &format!("{USERS}.down.sql"), CREATE_USERS_DOWN);
+    write(&dir, &format!("{POSTS}.sql"), ADD_POSTS);
+    write(&dir, &format!("{POSTS}.down.sql"), ADD_POSTS_DOWN);
+    write(
+        &dir,
+        &format!("{EMAIL}.sql"),
+        "ALTER TABLE users ADD COLUMN email TEXT;\n",
+    );
+    write(
+        &dir,
+        &format!("{EMAIL}.down.sql"),
+        "ALTER TABLE users DROP COLUMN email;\n",
+    );
+    config(
+        tmp.path(),
+        &format!(
+            "[databases.primary]\nurl = \"{}\"\nmigrations = \"{}\"\n\n\
+             [databases.primary.shards.s1]\nurl = \"{}\"\n\n\
+             [databases.primary.shards.s2]\nurl = \"{}\"\n\n\
+             [databases.reports]\nurl = \"{}\"\nreplica_of = \"primary\"\n\n\
+             [environments.ci.databases.primary]\nreadonly = false\n",
+            tmp.sqlite("db/app.db"),
+            dir.display(),
+            tmp.sqlite("db/s1.db"),
+            tmp.sqlite("db/s2.db"),
+            tmp.sqlite("db/app.db"),
+        ),
+    )
 }
