@@ -152,6 +152,10 @@ async fn run(cli: Cli, color: bool) -> ExitCode {
             }
             Err(e) => out.error(&e),
         },
+        Command::Prepare { run } if run.dry_run => {
+            println!("dry run: databases that do not exist would be created first");
+            operation(&out, migrator, db, &run, Operation::Migrate { to: None }).await
+        }
         Command::Prepare { run } => match migrator.create_databases(db).await {
             Ok(actions) => {
                 output::print_actions(&actions);
