@@ -239,6 +239,39 @@ impl Conn {
         })
     }
 
+    /// Whether another session holds the migration lock of this database now (a runner
+    /// is at work). Always `false` on SQLite, where only taking the lock would tell.
+    pub fn lock_held<'a>(&'a mut self) -> BoxFuture<'a, Result<bool, sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Conn::Pg(_) => {
+                    // A bigint advisory key shows in pg_locks as classid (high 32 bits),
+                    // objid (low 32 bits) and objsubid 1.
+                    let key = pg_lock_key() as u64;
+                    let sql = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                               AND classid::text::bigint = $1 AND objid::text::bigint = $2 AND objsubid = 1";
+                    let args = [
+                        Arg::Int((key >> 32) as i64),
+                        Arg::Int((key & 0xffff_ffff) as i64),
+                    ];
+                    Ok(self.scalar_i64(sql, &args).await?.unwrap_or(0) > 0)
+                }
+                Conn::My(_) => {
+                    let name = self.mysql_lock_name().await?;
+                    let holder = self
+                        .scalar_i64(
+                            "SELECT CAST(IS_USED_LOCK(?) AS SIGNED)",
+                            &[Arg::Text(&name)],
+                        )
+                        .await?;
+                    Ok(holder.is_some())
+                }
+                Conn::Lite(_) => Ok(false),
+            }
+        })
+    }
+
     /// Take the run's lock, waiting up to `timeout` for another runner to let it go.
     pub fn lock<'a>(&'a mut self, timeout: Duration) -> BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move {
@@ -320,6 +353,17 @@ impl Conn {
                 }
             }
         })
+    }
+
+    /// Close the session instead of returning it to the pool when it is dropped: for a
+    /// connection whose lock or transaction could not be ended cleanly (closing the
+    /// session lets the server end both).
+    pub fn discard(&mut self) {
+        match self {
+            Conn::Pg(c) => c.close_on_drop(),
+            Conn::My(c) => c.close_on_drop(),
+            Conn::Lite(c) => c.close_on_drop(),
+        }
     }
 
     /// Roll back whatever is open, for an error path (SQLite: this lets the lock go).

@@ -195,7 +195,14 @@ async fn check_all(
                 if check_files {
                     t.check_creatable()?;
                 }
-                let applied = t.read().await?;
+                let (mut applied, locked) = t.read_with_lock().await?;
+                if locked {
+                    // Dirty rows under another runner's lock are migrations running now:
+                    // counted as applied here; the run reads them again under the lock.
+                    for a in applied.iter_mut() {
+                        a.success = true;
+                    }
+                }
                 let steps = plan_steps(&t, op, &migrations, &applied)?;
                 Ok(TargetPlan {
                     database: t.database.to_string(),
@@ -245,16 +252,30 @@ pub(crate) async fn run(m: &Migrator, database: Option<&str>, op: Operation) -> 
             });
         }
     }
-    let (plans, skipped) = m.plans(database)?;
+    let (mut plans, skipped) = m.plans(database)?;
     let mut report = Report {
         targets: Vec::new(),
         skipped,
     };
     // 1. Check every target before changing anything anywhere.
-    if let Err(errors) = check_all(m, &plans, op, true).await {
-        return Err(MigrateError::Failed {
-            errors,
-            report: Box::new(report),
+    let checked = match check_all(m, &plans, op, true).await {
+        Ok(checked) => checked,
+        Err(errors) => {
+            return Err(MigrateError::Failed {
+                errors,
+                report: Box::new(report),
+            })
+        }
+    };
+    // A SQLite file that does not exist and has nothing to do is left uncreated.
+    for plan in plans.iter_mut() {
+        plan.targets.retain(|t| {
+            let idle = checked.iter().any(|p| {
+                p.database == *t.database
+                    && p.shard.as_deref() == t.shard.as_deref()
+                    && p.steps.is_empty()
+            });
+            !(idle && t.is_missing())
         });
     }
     // 2. Work: database after database, the targets of each in parallel, each under its
@@ -289,16 +310,14 @@ pub(crate) async fn status(m: &Migrator, database: Option<&str>) -> Result<Vec<T
     let (plans, _) = m.plans(database)?;
     let mut out = Vec::new();
     for plan in plans {
-        let read = parallel(
-            &plan.targets,
-            m.concurrency,
-            |t| async move { t.read().await },
-        )
+        let read = parallel(&plan.targets, m.concurrency, |t| async move {
+            t.read_with_lock().await
+        })
         .await;
         for (t, result) in read {
-            let (migrations, error) = match result {
-                Ok(applied) => (statuses(&plan.migrations, &applied), None),
-                Err(e) => (Vec::new(), Some(e)),
+            let (migrations, error, running) = match result {
+                Ok((applied, locked)) => (statuses(&plan.migrations, &applied), None, locked),
+                Err(e) => (Vec::new(), Some(e), false),
             };
             out.push(TargetStatus {
                 database: t.database.to_string(),
@@ -307,6 +326,7 @@ pub(crate) async fn status(m: &Migrator, database: Option<&str>) -> Result<Vec<T
                 migrations,
                 error,
                 missing_database: t.is_missing(),
+                running,
             });
         }
     }

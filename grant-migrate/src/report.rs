@@ -141,6 +141,10 @@ pub struct TargetStatus {
     /// True when the target's database does not exist yet (a SQLite file not created):
     /// every migration is pending, and `status` created nothing.
     pub missing_database: bool,
+    /// True when a migration is recorded as dirty while another runner holds the target's
+    /// lock: it is running now, not failed (PostgreSQL and MariaDB; SQLite cannot tell
+    /// without taking the lock, so this is always `false` there).
+    pub running: bool,
 }
 
 impl TargetStatus {
@@ -179,7 +183,8 @@ impl TargetStatus {
             .max()
     }
 
-    /// True when readable, with nothing pending, no mismatch and nothing dirty.
+    /// True when readable, with nothing pending, no mismatch and nothing dirty (a
+    /// migration running now counts as not up to date).
     pub fn is_up_to_date(&self) -> bool {
         self.error.is_none()
             && self.pending().is_empty()

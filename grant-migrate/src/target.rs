@@ -111,15 +111,52 @@ impl Target {
     }
 
     /// The rows of `grant_migrations`, read without the lock and without creating
-    /// anything (a missing SQLite file reads as empty).
-    pub async fn read(&self) -> Result<Vec<Applied>, MigrateError> {
+    /// anything (a missing SQLite file reads as empty), and whether a dirty row among them
+    /// is a migration running now under another runner's lock (`true`) rather than one
+    /// that failed or was interrupted.
+    ///
+    /// A dirty row is settled like this: if the lock is held, it is running; if not, the
+    /// rows are read again, and a version dirty in both reads (with the lock free in
+    /// between) failed: a runner keeps its lock from writing a dirty row until it marks
+    /// it done. SQLite cannot tell without taking the lock: there a dirty row (only
+    /// no-transaction files write them) always reads as failed.
+    pub async fn read_with_lock(&self) -> Result<(Vec<Applied>, bool), MigrateError> {
         if self.is_missing() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
         let mut conn = self.connect().await?;
-        conn.read_applied()
+        let dirty = |rows: &[Applied]| -> Vec<i64> {
+            rows.iter()
+                .filter(|a| !a.success)
+                .map(|a| a.version)
+                .collect()
+        };
+        let mut applied = conn
+            .read_applied()
             .await
-            .map_err(self.sql_err("read grant_migrations"))
+            .map_err(self.sql_err("read grant_migrations"))?;
+        for _ in 0..3 {
+            let before = dirty(&applied);
+            if before.is_empty() {
+                return Ok((applied, false));
+            }
+            let held = conn
+                .lock_held()
+                .await
+                .map_err(self.sql_err("look for the migration lock"))?;
+            if held {
+                return Ok((applied, true));
+            }
+            applied = conn
+                .read_applied()
+                .await
+                .map_err(self.sql_err("read grant_migrations"))?;
+            let after = dirty(&applied);
+            if after.iter().any(|v| before.contains(v)) || conn.backend() == Backend::Sqlite {
+                return Ok((applied, false));
+            }
+        }
+        Ok((applied, false))
     }
 
     fn emit(&self, settings: &RunSettings, event: impl FnOnce(String, Option<String>) -> Progress) {
@@ -195,13 +232,18 @@ async fn run_inner(
     // Unlocking rolls back whatever is still open above the lock (SQLite: commits the
     // migrations done before a failure, which each released their savepoint).
     let unlocked = conn.unlock().await;
+    if unlocked.is_err() {
+        // The lock (or a transaction) may still be held: end the session rather than
+        // hand it back to the pool.
+        conn.abandon().await;
+        conn.discard();
+    }
     match (outcome, unlocked) {
         (Ok(()), unlocked) => unlocked.map_err(t.sql_err("release the migration lock")),
         (Err(e), Ok(())) => Err(e),
         (Err(e), Err(unlock)) => {
             // The error is what matters; the lock goes with the session.
             tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %unlock, "grant-migrate: cannot release the lock");
-            conn.abandon().await;
             Err(e)
         }
     }

@@ -479,6 +479,32 @@ fn held_lock(cfg: &Path, url: &str, postgres: bool) {
             "{}",
             out.all()
         );
+        // A dirty row while the lock is held is a migration running now, not a failure.
+        let insert = "INSERT INTO grant_migrations (version, name, checksum, success) VALUES (99, 'running', 'x', FALSE)";
+        if let Some(c) = pg.as_mut() {
+            c.execute(insert).await.unwrap();
+        }
+        if let Some(c) = my.as_mut() {
+            c.execute(insert).await.unwrap();
+        }
+        let out = run(cfg, &["status", "--shard", "s1"]).expect(0);
+        assert_eq!(
+            lines_with(&out.stdout, &["99", "running", "RUNNING (another runner)"]).len(),
+            1,
+            "{}",
+            out.all()
+        );
+        assert!(out.stderr.contains("is running now"), "{}", out.all());
+        let out = run(
+            cfg,
+            &["migrate", "--shard", "s1", "--lock-timeout", "200ms"],
+        )
+        .expect(1);
+        assert!(
+            out.stderr.contains("holds the migration lock") && !out.stderr.contains("DIRTY"),
+            "{}",
+            out.all()
+        );
         if let Some(c) = pg {
             c.close().await.unwrap();
         }
@@ -486,6 +512,35 @@ fn held_lock(cfg: &Path, url: &str, postgres: bool) {
             c.close().await.unwrap();
         }
     });
+    // The lock is free: the same row is now an interrupted migration, until resolved.
+    let out = run(cfg, &["status", "--short", "--shard", "s1"]).expect(1);
+    assert_eq!(
+        lines_with(&out.stdout, &["primary", "s1", "99", "DIRTY 99"]).len(),
+        1,
+        "{}",
+        out.all()
+    );
+    let out = run(cfg, &["migrate"]).expect(1);
+    assert!(
+        out.stderr
+            .contains("migration 99 `running` is DIRTY (it was interrupted, or is running now)"),
+        "{}",
+        out.all()
+    );
+    run(
+        cfg,
+        &[
+            "resolve",
+            "-d",
+            "primary",
+            "-s",
+            "s1",
+            "--version",
+            "99",
+            "--rolled-back",
+        ],
+    )
+    .expect(0);
     let out = run(cfg, &["migrate"]).expect(0);
     assert!(
         out.stdout.contains("primary/s1: applied 5 later"),

@@ -76,6 +76,15 @@ fn status_dry_run_and_migrate_change_only_what_they_say() {
         out.all()
     );
     assert!(!tmp.path().join("db/s2.db").exists());
+    // A revert where nothing exists creates nothing.
+    let out = run(&cfg, &["revert", "--shard", "s2"]).expect(0);
+    assert!(
+        out.stdout
+            .contains("done: reverted 0 migrations on 0 targets"),
+        "{}",
+        out.all()
+    );
+    assert!(!tmp.path().join("db/s2.db").exists());
 
     // migrate: the rest, everywhere.
     let out = run(&cfg, &["migrate"]).expect(0);
@@ -199,7 +208,7 @@ fn revert_redo_reset_on_every_shard() {
     let out = run(&cfg, &["revert", "--target", "1"]).expect(0);
     assert!(
         out.stdout
-            .contains("done: applied 0 migrations on 3 targets"),
+            .contains("done: reverted 0 migrations on 3 targets"),
         "{}",
         out.all()
     );

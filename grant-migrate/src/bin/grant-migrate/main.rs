@@ -248,14 +248,15 @@ async fn operation(
     let result = migrator.run(db, op).await;
     progress.finish();
     let streamed = progress.is_plain();
+    let reverting = matches!(op, Operation::RevertSteps(_) | Operation::RevertTo(_));
     match result {
         Ok(report) => {
-            output::print_report(&report, streamed);
+            output::print_report(&report, streamed, reverting);
             ExitCode::SUCCESS
         }
         Err(e) => {
             if let Some(report) = e.report() {
-                output::print_report(report, streamed);
+                output::print_report(report, streamed, reverting);
             }
             out.error(&e)
         }

@@ -185,7 +185,9 @@ impl Bars {
 
 /// The report of a run: skipped entries, targets with nothing done, every step unless the
 /// plain progress lines already showed it (`streamed`), then a summary line.
-pub fn print_report(report: &Report, streamed: bool) {
+///
+/// `reverting`: the run only reverts (its summary then says `reverted 0` when nothing was).
+pub fn print_report(report: &Report, streamed: bool, reverting: bool) {
     for s in &report.skipped {
         println!("skipped: {s}");
     }
@@ -204,10 +206,10 @@ pub fn print_report(report: &Report, streamed: bool) {
     }
     let (applied, reverted) = (report.applied_count(), report.reverted_count());
     let mut done = Vec::new();
-    if reverted > 0 {
+    if reverted > 0 || (reverting && applied == 0) {
         done.push(format!("reverted {}", plural(reverted, "migration")));
     }
-    if applied > 0 || reverted == 0 {
+    if applied > 0 || (reverted == 0 && !reverting) {
         done.push(format!("applied {}", plural(applied, "migration")));
     }
     println!(

@@ -34,8 +34,9 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn state_text(state: &MigrationState) -> String {
+fn state_text(state: &MigrationState, running: bool) -> String {
     match state {
+        MigrationState::Dirty { .. } if running => "RUNNING (another runner)".to_string(),
         MigrationState::Dirty {
             statement: Some(s), ..
         } => format!("DIRTY (statement {s})"),
@@ -47,6 +48,7 @@ fn state_text(state: &MigrationState) -> String {
 fn dirty_text(s: &TargetStatus) -> String {
     match s.dirty().first() {
         None => "no".to_string(),
+        Some(m) if s.running => format!("no (running {})", m.version),
         Some(m) => match &m.state {
             MigrationState::Dirty {
                 statement: Some(st),
@@ -58,9 +60,9 @@ fn dirty_text(s: &TargetStatus) -> String {
 }
 
 fn failed(statuses: &[TargetStatus]) -> bool {
-    statuses
-        .iter()
-        .any(|s| s.error.is_some() || !s.mismatched().is_empty() || !s.dirty().is_empty())
+    statuses.iter().any(|s| {
+        s.error.is_some() || !s.mismatched().is_empty() || (!s.dirty().is_empty() && !s.running)
+    })
 }
 
 pub async fn status(migrator: &Migrator, db: Option<&str>, short: bool, as_json: bool) -> ExitCode {
@@ -113,6 +115,10 @@ pub async fn status(migrator: &Migrator, db: Option<&str>, short: bool, as_json:
                     "error: {target}: {} (version {}) was changed after it was applied (recorded checksum {recorded}, file now {actual})",
                     m.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
                     m.version
+                ),
+                MigrationState::Dirty { .. } if s.running => eprintln!(
+                    "note: {target}: migration {} `{}` is running now (another grant-migrate holds the lock)",
+                    m.version, m.name
                 ),
                 MigrationState::Dirty { statement, error } => eprintln!(
                     "error: {target}: migration {} `{}` is DIRTY{}{}; fix the database by hand, then run `grant-migrate resolve --database {}{} --version {} --applied` (or `--rolled-back`)",
@@ -173,7 +179,7 @@ fn print_table(statuses: &[TargetStatus]) {
                 shard.clone(),
                 m.version.to_string(),
                 m.name.clone(),
-                state_text(&m.state),
+                state_text(&m.state, s.running),
                 applied_at,
             ]);
         }
@@ -214,6 +220,7 @@ fn print_json(statuses: &[TargetStatus]) {
                 "current_version": s.current_version(),
                 "pending": s.pending().len(),
                 "missing_database": s.missing_database,
+                "running": s.running,
                 "error": s.error.as_ref().map(ToString::to_string),
                 "dirty": s.dirty().iter().map(|m| match &m.state {
                     MigrationState::Dirty { statement, error } => json!({
