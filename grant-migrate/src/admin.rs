@@ -10,7 +10,6 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::error::{MigrateError, Result};
-use crate::ops::targets_of;
 use crate::target::{sqlite_file, Target};
 use crate::Migrator;
 
@@ -75,7 +74,6 @@ fn admin_targets(m: &Migrator, database: Option<&str>) -> Result<Vec<Target>> {
     // Several entries may point at one database: each is created or dropped once.
     let mut seen = std::collections::HashSet::new();
     out.retain(|t| seen.insert(t.url.clone()));
-    let _ = targets_of;
     Ok(out)
 }
 
