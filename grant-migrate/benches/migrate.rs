@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use grant_core::{raw, Config, Grant};
+use grant_core::{Config, Grant};
 use grant_migrate::{Migrator, Operation, DEFAULT_CONCURRENCY};
 
 const MIGRATIONS: usize = 10;
@@ -175,18 +175,17 @@ fn main() {
                     .await
                     .expect("create databases");
                 for url in &urls {
-                    let g = Grant::connect(url).await.expect("connect");
+                    use sqlx::{Connection, Executor};
+                    let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
                     for i in 1..=MIGRATIONS {
-                        raw(format!("DROP TABLE IF EXISTS t{i}"))
-                            .execute(&g)
+                        conn.execute(format!("DROP TABLE IF EXISTS t{i}").as_str())
                             .await
                             .expect("clean");
                     }
-                    raw("DROP TABLE IF EXISTS grant_migrations")
-                        .execute(&g)
+                    conn.execute("DROP TABLE IF EXISTS grant_migrations")
                         .await
                         .expect("clean");
-                    g.close().await;
+                    conn.close().await.expect("close");
                 }
             });
             bench_engine(&mut c, &rt, "postgres", &pg);

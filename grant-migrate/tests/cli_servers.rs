@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use common::cli::{config, lines_with, run, run_together, with_database};
 use common::{unique, write, TempDir};
-use grant_core::{raw, Grant};
 
 /// The config's databases are dropped (by the binary) when this goes out of scope, even
 /// when the test panics.
@@ -77,21 +76,11 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 /// `SELECT COUNT(*) ...` on one database.
 fn count(url: &str, sql: &str) -> i64 {
-    block_on(async {
-        let grant = Grant::connect(url).await.unwrap();
-        let rows = raw(sql.to_string()).fetch_all(&grant).await.unwrap();
-        let n: i64 = rows[0].get_at(0).unwrap();
-        grant.close().await;
-        n
-    })
+    block_on(common::server_count(url, sql))
 }
 
 fn exec(url: &str, sql: &str) {
-    block_on(async {
-        let grant = Grant::connect(url).await.unwrap();
-        raw(sql.to_string()).execute(&grant).await.unwrap();
-        grant.close().await;
-    })
+    block_on(common::server_exec(url, sql))
 }
 
 fn table_count(url: &str, postgres: bool, table: &str) -> i64 {

@@ -8,7 +8,7 @@ use common::{
     grant_of, unique, write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS, CREATE_USERS_DOWN,
 };
 use grant_core::config::{DatabaseConfig, ShardConfig};
-use grant_core::{connection, raw, Backend, Grant, Role};
+use grant_core::{connection, raw, Backend, Role};
 use grant_migrate::{MigrateError, Migrator};
 
 /// Creates `n` fresh databases on the server of `admin_url`, runs `body` with their URLs,
@@ -18,26 +18,16 @@ where
     F: FnOnce(Vec<String>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let admin = Grant::connect(admin_url).await.unwrap();
     let base = unique("grant_mig");
     let names: Vec<String> = (0..n).map(|i| format!("{base}_{i}")).collect();
     for name in &names {
-        raw(format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
+        common::server_exec(admin_url, &format!("CREATE DATABASE {name}")).await;
     }
     let urls = names.iter().map(|n| with_database(admin_url, n)).collect();
     let outcome = tokio::spawn(body(urls)).await;
     for name in &names {
-        if let Err(e) = raw(format!("DROP DATABASE IF EXISTS {name}"))
-            .execute(&admin)
-            .await
-        {
-            eprintln!("cleanup: cannot drop {name}: {e}");
-        }
+        common::server_exec(admin_url, &format!("DROP DATABASE IF EXISTS {name}")).await;
     }
-    admin.close().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
