@@ -140,8 +140,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n== pools");
     for s in db.stats() {
         println!(
-            "{}/{}#{}: created={} size={} idle={}",
-            s.key.database, s.key.role, s.key.replica, s.created, s.size, s.idle
+            "{} {} ({}): read_only={} created={} size={} idle={}",
+            s.key.database, s.key.kind, s.key.role, s.read_only, s.created, s.size, s.idle
         );
     }
     db.close().await;

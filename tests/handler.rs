@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::Engine;
-use grant::{raw, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, Role};
+use grant::{raw, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind, Role};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[grant(table = "handler_items", database = "tenant_a")]
@@ -26,22 +26,33 @@ fn tight_pool() -> PoolConfig {
 async fn lazy_pools_and_stats(e: &Engine) {
     let db = e.grant();
     let stats = db.stats();
-    assert_eq!(stats.len(), 1);
-    assert!(!stats[0].created, "pools open on first use");
+    // The writer, and its read-only twin that serves reads (no replicas here).
+    assert_eq!(stats.len(), 2);
+    assert!(stats.iter().all(|s| !s.created), "pools open on first use");
+    assert_eq!(stats[0].key.kind, PoolKind::Writer);
+    assert_eq!(stats[0].key.role, Role::Writing);
+    assert!(!stats[0].read_only);
+    assert_eq!(stats[1].key.kind, PoolKind::WriterReadOnly);
+    assert_eq!(stats[1].key.role, Role::Reading);
+    assert!(stats[1].read_only);
+    // Write first (a SQLite file must exist before a read-only connection can open it).
+    raw("CREATE TABLE IF NOT EXISTS lazy (id INTEGER)")
+        .execute(&db)
+        .await
+        .unwrap();
     raw("SELECT 1").fetch_all(&db).await.unwrap();
     let stats = db.stats();
-    assert!(stats[0].created);
-    assert!(stats[0].size >= 1);
+    assert!(stats.iter().all(|s| s.created && s.size >= 1), "{stats:?}");
     // Connections return to the pool asynchronously (SQLite's run on a worker thread).
     for _ in 0..100 {
-        if db.stats()[0].in_use == 0 {
+        if db.stats().iter().all(|s| s.in_use == 0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(db.stats()[0].in_use, 0);
+    assert!(db.stats().iter().all(|s| s.in_use == 0));
     assert_eq!(&*stats[0].key.database, "primary");
-    assert_eq!(stats[0].key.role, Role::Writing);
+    raw("DROP TABLE lazy").execute(&db).await.unwrap();
     db.close().await;
 }
 on_every_engine!(lazy_pools_and_stats);

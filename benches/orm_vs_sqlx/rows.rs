@@ -62,20 +62,24 @@ impl Fixture {
     }
 
     pub(crate) async fn raw_find(&self, id: i64) -> Option<Item> {
-        with_pool!(&self.pool, |p| sqlx::query_as::<_, Item>(&self.sql.find)
-            .bind(id)
-            .fetch_optional(p)
-            .await
-            .unwrap())
+        with_pool!(&self.read_pool, |p| sqlx::query_as::<_, Item>(
+            &self.sql.find
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        .unwrap())
     }
 
     pub(crate) async fn raw_filter(&self, category: i32) -> Vec<Item> {
-        with_pool!(&self.pool, |p| sqlx::query_as::<_, Item>(&self.sql.filter)
-            .bind(category)
-            .bind(LIMIT)
-            .fetch_all(p)
-            .await
-            .unwrap())
+        with_pool!(&self.read_pool, |p| sqlx::query_as::<_, Item>(
+            &self.sql.filter
+        )
+        .bind(category)
+        .bind(LIMIT)
+        .fetch_all(p)
+        .await
+        .unwrap())
     }
 
     /// One operation on one side; `i` picks the key / category / row.

@@ -137,6 +137,8 @@ pub(crate) struct Fixture {
     pub(crate) grant: Grant,
     /// The very pool Grant uses (a clone of the same `Arc`ed sqlx pool).
     pub(crate) pool: Pool,
+    /// The read-only twin's pool, where Grant sends reads.
+    pub(crate) read_pool: Pool,
     pub(crate) sql: Sql,
     /// Rows `update_one` rewrites, cycling.
     updatable: RefCell<Vec<Item>>,
@@ -178,12 +180,23 @@ impl Fixture {
             .pool("primary", &Role::Reading, None)
             .expect("reader");
         assert!(
-            std::sync::Arc::ptr_eq(&writer, &reader),
-            "reads and writes share one pool (no replica configured)"
+            std::sync::Arc::ptr_eq(
+                &reader,
+                grant
+                    .handler()
+                    .database("primary")
+                    .expect("db")
+                    .targets(None)
+                    .expect("targets")
+                    .writer_read_only()
+            ),
+            "reads use the writer's read-only sessions (no replica configured)"
         );
         let backend = writer.backend();
-        // The very sqlx pool Grant runs on (a clone of the same `Arc`ed pool).
+        // The very sqlx pools Grant runs on (clones of the same `Arc`ed pools): writes on
+        // the writer, reads on its read-only twin.
         let pool = writer.pool().clone();
+        let read_pool = reader.pool().clone();
 
         let (pk, int, big, text) = match backend {
             Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "INTEGER", "BIGINT", "TEXT"),
@@ -216,6 +229,7 @@ impl Fixture {
             engine,
             grant,
             pool,
+            read_pool,
             sql: Sql::new(backend),
             updatable: RefCell::new(seed.into_iter().take(100).collect()),
             batch: (0..BATCH as i64)

@@ -60,8 +60,9 @@ pub enum Error {
         reason: ReadOnlyReason,
     },
 
-    /// No connection became free within the pool's acquire timeout.
-    #[error("timed out waiting for a connection to database `{database}` (role `{role}`{})", shard_suffix(.shard))]
+    /// No connection became free within the pool's acquire timeout: every connection of
+    /// the pool was in use (a busy pool, not a server that is down: see [`Error::Connect`]).
+    #[error("timed out waiting for a free connection to database `{database}` (role `{role}`{}): all connections of the pool are in use", shard_suffix(.shard))]
     PoolTimeout {
         /// The database.
         database: String,
@@ -71,7 +72,9 @@ pub enum Error {
         shard: Option<String>,
     },
 
-    /// The server could not be reached or refused the connection.
+    /// The server could not be reached, refused or reset the connection, or did not
+    /// complete the handshake within the pool's `connect_timeout`. `source` is the driver's
+    /// cause (refused, reset, DNS, TLS, authentication, or an I/O `TimedOut`).
     #[error("cannot connect to database `{database}` (role `{role}`{}): {source}", shard_suffix(.shard))]
     Connect {
         /// The database.
@@ -83,6 +86,31 @@ pub enum Error {
         /// The driver's error.
         #[source]
         source: sqlx::Error,
+    },
+
+    /// A statement (or a transaction's begin, commit or rollback) did not finish within the
+    /// database's `statement_timeout`. Grant stopped waiting and closed the connection, so
+    /// it is never reused; a transaction it belonged to is rolled back by the server.
+    #[error("statement on database `{database}` (role `{role}`{}) did not finish within {after:?} (statement_timeout); its connection was closed", shard_suffix(.shard))]
+    Timeout {
+        /// The database.
+        database: String,
+        /// The role.
+        role: Role,
+        /// The shard, if any.
+        shard: Option<String>,
+        /// The timeout that elapsed.
+        after: std::time::Duration,
+    },
+
+    /// A statement was sent to a transaction that is over: a previous step timed out and
+    /// its connection was closed (the server rolled it back).
+    #[error("the transaction on database `{database}`{} was aborted after a statement timeout; begin a new one", shard_suffix(.shard))]
+    TransactionAborted {
+        /// The database.
+        database: String,
+        /// The shard, if any.
+        shard: Option<String>,
     },
 
     /// The pool was closed (see [`crate::Grant::close`]).
@@ -125,6 +153,19 @@ pub enum Error {
         column: String,
         /// What went wrong.
         message: String,
+    },
+
+    /// A statement would carry more bound values than the engine accepts in one statement
+    /// (PostgreSQL and MariaDB 65,535, SQLite 32,766). Nothing was sent: split the work
+    /// (for example an `is_in` list) into several statements.
+    #[error("{count} bound values exceed {backend}'s limit of {limit} per statement; nothing was sent (split the list, e.g. `is_in` in chunks)")]
+    TooManyParameters {
+        /// The engine.
+        backend: crate::backend::Backend,
+        /// How many values the statement had.
+        count: usize,
+        /// The engine's limit.
+        limit: usize,
     },
 
     /// `find` or `first` found nothing where a row was required.
@@ -180,6 +221,9 @@ pub enum ReadOnlyReason {
     PreventWrites,
     /// The database is configured `readonly = true`, or is a `replica_of` entry.
     ReadonlyDatabase,
+    /// The transaction was begun read-only (in a reading or prevent-writes scope, or on a
+    /// read-only database).
+    ReadOnlyTransaction,
 }
 
 impl std::fmt::Display for ReadOnlyReason {
@@ -188,6 +232,7 @@ impl std::fmt::Display for ReadOnlyReason {
             ReadOnlyReason::ReadingRole => "the current scope uses the reading role",
             ReadOnlyReason::PreventWrites => "the current scope prevents writes",
             ReadOnlyReason::ReadonlyDatabase => "the database is read-only",
+            ReadOnlyReason::ReadOnlyTransaction => "the transaction is read-only",
         })
     }
 }
@@ -209,5 +254,15 @@ impl Error {
     /// True when the error is a refused write ([`Error::ReadOnly`]).
     pub fn is_read_only(&self) -> bool {
         matches!(self, Error::ReadOnly { .. })
+    }
+
+    /// True when the error is a statement timeout ([`Error::Timeout`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// True when the server could not be reached ([`Error::Connect`]).
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connect { .. })
     }
 }

@@ -96,12 +96,36 @@ impl Grant {
         self.begin_on(&self.inner.default).await
     }
 
-    /// Begin a transaction on `database`'s writer (of the current scope's shard).
+    /// Begin a transaction on `database` (of the current scope's shard).
+    ///
+    /// In an ordinary scope it runs on the writer. In a reading scope, a prevent-writes
+    /// scope, or on a `readonly` database it is a **read-only transaction** on the target
+    /// that scope reads from (a replica or the writer's read-only sessions; the read-only
+    /// writer of a readonly database), begun `READ ONLY`, and every write in it is refused
+    /// with [`Error::ReadOnly`] before any SQL is sent.
     pub async fn begin_on(&self, database: &str) -> Result<Transaction> {
-        let entry = self.inner.handler.database(database)?;
-        let shard = Context::current().shard;
-        let slot = entry.targets(shard.as_deref())?.writer().clone();
-        Transaction::begin(&slot, self.inner.default.clone(), entry.readonly()).await
+        let ctx = Context::current();
+        let role = ctx.role.clone().unwrap_or(Role::Writing);
+        let entry = self.inner.handler.role_entry(database, &role)?;
+        let targets = entry.targets(ctx.shard.as_deref())?;
+        let (slot, read_only) = if role == Role::Reading {
+            (targets.reader(), Some(ReadOnlyReason::ReadingRole))
+        } else if ctx.prevent_writes {
+            (
+                targets.writer_read_only(),
+                Some(ReadOnlyReason::PreventWrites),
+            )
+        } else if entry.readonly() {
+            (targets.writer(), Some(ReadOnlyReason::ReadonlyDatabase))
+        } else {
+            (targets.writer(), None)
+        };
+        Transaction::begin(
+            slot,
+            self.inner.default.clone(),
+            read_only.map(|reason| (role, reason)),
+        )
+        .await
     }
 
     /// Close every pool gracefully.
@@ -113,8 +137,10 @@ impl Grant {
     ///
     /// Order: the scope's role and shard (`connected_to`) -> the model's routing
     /// (`connects_to`) -> the default database. Reads use the reading role unless the
-    /// scope says otherwise; writes use the writer and are refused, before any SQL is
-    /// sent, in a reading or prevent-writes scope and on a read-only database.
+    /// scope says otherwise (replicas, or the writer's read-only sessions); reads in a
+    /// prevent-writes scope use read-only sessions too. Writes use the writer and are
+    /// refused, before any SQL is sent, in a reading or prevent-writes scope and on a
+    /// read-only database.
     pub(crate) fn route(&self, req: &Request<'_>) -> Result<Arc<PoolSlot>> {
         let ctx = Context::current();
         let handler = &self.inner.handler;
@@ -148,7 +174,13 @@ impl Grant {
                     (Role::Reading, Some(reading)) => reading,
                     _ => database,
                 };
-                handler.pool(database, role, shard).map_err(named)?
+                if *role == Role::Writing && ctx.prevent_writes {
+                    // Reads of a prevent-writes scope use read-only sessions of the writer.
+                    let entry = handler.database(database).map_err(named)?;
+                    entry.targets(shard)?.writer_read_only().clone()
+                } else {
+                    handler.pool(database, role, shard).map_err(named)?
+                }
             }
         };
         tracing::trace!(

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod classify;
 pub mod config;
 mod context;
 mod engine;
@@ -27,12 +28,15 @@ mod transaction;
 mod value;
 
 pub use backend::Backend;
+pub use classify::{classify_sql, SqlKind};
 pub use config::{Config, ConfigError, ConfigErrorKind, DatabaseConfig, PoolConfig, ShardConfig};
 pub use context::{connected_to, connection, spawn, while_preventing_writes, ConnectedTo, Context};
 pub use error::{Error, ReadOnlyReason, Result};
 pub use exec::{Executor, Target};
 pub use grant::Grant;
-pub use handler::{ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolSlot, PoolStats, Targets};
+pub use handler::{
+    ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolKind, PoolSlot, PoolStats, Targets,
+};
 pub use model::{ColumnMeta, Model, ModelMeta, StatementCache};
 pub use query::{Column, Expr, Order, Query};
 pub use raw::{raw, RawQuery, Row};

@@ -1,7 +1,10 @@
 //! The raw-SQL escape hatch. Statements are written in the target engine's dialect
-//! (`$1` on PostgreSQL, `?` elsewhere) and still go through routing: `fetch` reads
-//! (reading role unless the scope says otherwise), `execute` writes (refused on
-//! read-only targets before any SQL is sent).
+//! (`$1` on PostgreSQL, `?` elsewhere) and still go through routing. The text is
+//! classified ([`crate::classify_sql`]): `fetch_*` of a statement that only reads uses the
+//! reading role (unless the scope says otherwise); `fetch_*` of anything else
+//! (`INSERT .. RETURNING`, a data-modifying CTE, `SELECT .. FOR UPDATE`, `SET`, several
+//! statements, ...) and every `execute` are writes: routed to the writer and refused on
+//! read-only targets before any SQL is sent.
 
 use std::borrow::Cow;
 
@@ -55,21 +58,23 @@ impl RawQuery {
         self
     }
 
-    /// Every row (a read).
+    /// Every row. A read when the text only reads; otherwise a write (see the module docs).
     pub async fn fetch_all<'e>(self, executor: impl Executor<'e>) -> Result<Vec<Row>> {
-        let req = request(&self.database, Access::Read, "raw_fetch");
+        let req = request(&self.database, access_of(&self.sql), "raw_fetch");
         let conn = exec::resolve(executor.into_target(), &req)?;
         exec::fetch_rows(conn, &req, &self.sql, self.binds).await
     }
 
-    /// The first row, if any (a read); the rest are not fetched.
+    /// The first row, if any; the rest are not fetched. Classified like
+    /// [`RawQuery::fetch_all`].
     pub async fn fetch_optional<'e>(self, executor: impl Executor<'e>) -> Result<Option<Row>> {
-        let req = request(&self.database, Access::Read, "raw_fetch");
+        let req = request(&self.database, access_of(&self.sql), "raw_fetch");
         let conn = exec::resolve(executor.into_target(), &req)?;
         exec::fetch_row(conn, &req, &self.sql, self.binds).await
     }
 
-    /// Run a statement that writes; returns the number of rows affected.
+    /// Run a statement as a write, whatever it is: routed to the writer and refused on
+    /// read-only targets. Returns the number of rows affected.
     pub async fn execute<'e>(self, executor: impl Executor<'e>) -> Result<u64> {
         let req = request(&self.database, Access::Write, "raw_execute");
         let conn = exec::resolve(executor.into_target(), &req)?;
@@ -125,6 +130,15 @@ fn request<'a>(database: &'a Option<String>, access: Access, op: &'static str) -
         reading: None,
         access,
         op,
+        user_sql: true,
+    }
+}
+
+/// How user SQL is routed: a read only when it is known to only read.
+pub(crate) fn access_of(sql: &str) -> Access {
+    match crate::classify::classify_sql(sql) {
+        crate::classify::SqlKind::Read => Access::Read,
+        _ => Access::Write,
     }
 }
 

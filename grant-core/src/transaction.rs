@@ -1,91 +1,239 @@
-//! Transactions, pinned to one database's writer.
+//! Transactions, pinned to one connection of one target.
+//!
+//! Grant runs `BEGIN` / `COMMIT` / `ROLLBACK` itself on a pooled connection it holds, so
+//! that every step is bounded by the statement timeout and a connection that stopped
+//! answering is closed instead of going back to the pool.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::mysql::MySql;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::Postgres;
 use sqlx::sqlite::Sqlite;
+use sqlx::Executor as _;
 
 use crate::backend::Backend;
 use crate::context::Context;
 use crate::error::{Error, ReadOnlyReason, Result};
 use crate::exec::{Access, ErrCtx, Request};
-use crate::handler::{Pool, PoolKey, PoolSlot};
+use crate::handler::{timeout_error, Pool, PoolKey, PoolSlot};
+use crate::role::Role;
 
-/// The driver's transaction of one engine.
+/// The pooled connection of a transaction, per engine.
 #[derive(Debug)]
-pub(crate) enum TxInner {
-    Postgres(sqlx::Transaction<'static, Postgres>),
-    MySql(sqlx::Transaction<'static, MySql>),
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+pub(crate) enum TxConn {
+    Postgres(PoolConnection<Postgres>),
+    MySql(PoolConnection<MySql>),
+    Sqlite(PoolConnection<Sqlite>),
+}
+
+/// A transaction's connection and state.
+#[derive(Debug)]
+pub(crate) struct TxInner {
+    /// `None` once the connection was handed back (commit, rollback, drop).
+    conn: Option<TxConn>,
+    key: PoolKey,
+    backend: Backend,
+    timeout: Option<Duration>,
+    /// Set when a step timed out: the connection is closed and the transaction is over.
+    broken: bool,
+    /// Set once COMMIT or ROLLBACK ran (or the connection was closed).
+    finished: bool,
+}
+
+/// Runs `$step` (a `&str` statement) on the transaction's connection, bounded.
+macro_rules! step {
+    ($inner:expr, $sql:expr) => {{
+        let inner = $inner;
+        let key = inner.key.clone();
+        let err = ErrCtx {
+            key: &key,
+            model: "transaction",
+        };
+        let limit = inner.timeout.unwrap_or(Duration::MAX);
+        let r = match inner.conn.as_mut() {
+            Some(TxConn::Postgres(c)) => tokio::time::timeout(limit, c.execute($sql))
+                .await
+                .map(|r| r.map(drop)),
+            Some(TxConn::MySql(c)) => tokio::time::timeout(limit, c.execute($sql))
+                .await
+                .map(|r| r.map(drop)),
+            Some(TxConn::Sqlite(c)) => tokio::time::timeout(limit, c.execute($sql))
+                .await
+                .map(|r| r.map(drop)),
+            None => Ok(Err(sqlx::Error::PoolClosed)),
+        };
+        match r {
+            Ok(r) => r.map_err(|e| err.map(e)),
+            Err(_) => {
+                inner.close();
+                Err(timeout_error(&key, limit))
+            }
+        }
+    }};
 }
 
 impl TxInner {
-    pub(crate) async fn begin(slot: &PoolSlot) -> Result<TxInner, sqlx::Error> {
-        Ok(match slot.pool() {
-            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
-            Pool::MySql(p) => TxInner::MySql(p.begin().await?),
-            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
-        })
+    /// Begin a transaction on a connection of `slot`; `read_only` begins it read-only.
+    pub(crate) async fn begin(slot: &PoolSlot, read_only: bool) -> Result<TxInner> {
+        let conn = match slot.pool() {
+            Pool::Postgres(p) => TxConn::Postgres(slot.acquire(p).await?),
+            Pool::MySql(p) => TxConn::MySql(slot.acquire(p).await?),
+            Pool::Sqlite(p) => TxConn::Sqlite(slot.acquire(p).await?),
+        };
+        let sql = match (slot.backend(), read_only) {
+            (Backend::Postgres, true) => "BEGIN READ ONLY",
+            (Backend::MySql, true) => "START TRANSACTION READ ONLY",
+            (Backend::MySql, false) => "START TRANSACTION",
+            // SQLite: a read-only transaction runs on a connection opened read-only.
+            _ => "BEGIN",
+        };
+        let mut inner = TxInner {
+            conn: Some(conn),
+            key: slot.key().clone(),
+            backend: slot.backend(),
+            timeout: slot.statement_timeout(),
+            broken: false,
+            finished: false,
+        };
+        if let Err(e) = step!(&mut inner, sql) {
+            inner.close();
+            return Err(e);
+        }
+        Ok(inner)
     }
 
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            TxInner::Postgres(t) => t.commit().await,
-            TxInner::MySql(t) => t.commit().await,
-            TxInner::Sqlite(t) => t.commit().await,
-        }
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        self.check_open()?;
+        let r = step!(&mut self, "COMMIT");
+        self.finished = true;
+        r
     }
 
-    async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            TxInner::Postgres(t) => t.rollback().await,
-            TxInner::MySql(t) => t.rollback().await,
-            TxInner::Sqlite(t) => t.rollback().await,
-        }
+    async fn rollback(mut self) -> Result<()> {
+        self.check_open()?;
+        let r = step!(&mut self, "ROLLBACK");
+        self.finished = true;
+        r
     }
 
     pub(crate) fn backend(&self) -> Backend {
-        match self {
-            TxInner::Postgres(_) => Backend::Postgres,
-            TxInner::MySql(_) => Backend::MySql,
-            TxInner::Sqlite(_) => Backend::Sqlite,
+        self.backend
+    }
+
+    /// The statement timeout, or an error when a previous step timed out.
+    pub(crate) fn check_open(&self) -> Result<Option<Duration>> {
+        if self.broken || self.conn.is_none() {
+            return Err(Error::TransactionAborted {
+                database: self.key.database.to_string(),
+                shard: self.key.shard.as_deref().map(str::to_string),
+            });
+        }
+        Ok(self.timeout)
+    }
+
+    /// The connection; `None` once the transaction is over (see [`TxInner::check_open`]).
+    pub(crate) fn conn_mut(&mut self) -> Option<&mut TxConn> {
+        self.conn.as_mut()
+    }
+
+    /// Close the connection (the server rolls the transaction back); the transaction is over.
+    pub(crate) fn close(&mut self) {
+        self.broken = true;
+        self.finished = true;
+        match self.conn.take() {
+            Some(TxConn::Postgres(mut c)) => c.close_on_drop(),
+            Some(TxConn::MySql(mut c)) => c.close_on_drop(),
+            Some(TxConn::Sqlite(mut c)) => c.close_on_drop(),
+            None => {}
+        }
+    }
+
+    /// The error for a statement of this transaction that timed out; closes the connection.
+    pub(crate) fn timed_out(&mut self, after: Duration) -> Error {
+        self.close();
+        timeout_error(&self.key, after)
+    }
+}
+
+impl Drop for TxInner {
+    /// A transaction dropped while open is rolled back before its connection returns to
+    /// the pool (in the background, bounded by the statement timeout); without a runtime,
+    /// or if the rollback fails or times out, the connection is closed instead.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.close();
+            return;
+        };
+        let limit = self.timeout.unwrap_or(DROP_ROLLBACK_LIMIT);
+        macro_rules! rollback_in_background {
+            ($c:expr) => {{
+                let mut c = $c;
+                handle.spawn(async move {
+                    if !matches!(
+                        tokio::time::timeout(limit, c.execute("ROLLBACK")).await,
+                        Ok(Ok(_))
+                    ) {
+                        c.close_on_drop();
+                    }
+                });
+            }};
+        }
+        match self.conn.take() {
+            Some(TxConn::Postgres(c)) => rollback_in_background!(c),
+            Some(TxConn::MySql(c)) => rollback_in_background!(c),
+            Some(TxConn::Sqlite(c)) => rollback_in_background!(c),
+            None => {}
         }
     }
 }
 
-/// A transaction on one database's writer (of the current shard). Pass `&mut tx` where a
-/// statement takes an executor; every statement then runs inside it, reads included.
-/// Dropped without [`Transaction::commit`], it rolls back.
+/// How long the rollback of a dropped transaction may take without a statement timeout.
+const DROP_ROLLBACK_LIMIT: Duration = Duration::from_secs(30);
+
+/// A transaction on one target (a database's writer, or a read-only target). Pass
+/// `&mut tx` where a statement takes an executor; every statement then runs inside it,
+/// reads included. Dropped without [`Transaction::commit`], it rolls back.
 ///
-/// Writes inside a reading or prevent-writes scope are refused, as everywhere.
+/// A transaction begun in a reading scope, a prevent-writes scope or on a read-only
+/// database is a **read-only transaction**: it runs on the read-only target the scope
+/// reads from (a replica, or the writer's read-only sessions), begins with `BEGIN READ
+/// ONLY` (`START TRANSACTION READ ONLY` on MariaDB/MySQL; SQLite's connection is opened
+/// read-only), and every write in it is refused with [`Error::ReadOnly`] before any SQL is
+/// sent.
+///
+/// Every step (begin, each statement, commit, rollback) is bounded by the database's
+/// `statement_timeout`; after a timeout the connection is closed (the server rolls back)
+/// and later statements fail with [`Error::TransactionAborted`].
 #[derive(Debug)]
 pub struct Transaction {
     key: PoolKey,
-    default_database: Arc<str>,
-    readonly: bool,
+    default_database: std::sync::Arc<str>,
+    read_only: Option<(Role, ReadOnlyReason)>,
     inner: TxInner,
 }
 
 impl Transaction {
     pub(crate) async fn begin(
         slot: &PoolSlot,
-        default_database: Arc<str>,
-        readonly: bool,
+        default_database: std::sync::Arc<str>,
+        read_only: Option<(Role, ReadOnlyReason)>,
     ) -> Result<Transaction> {
-        let inner = TxInner::begin(slot).await.map_err(|e| {
-            ErrCtx {
-                key: slot.key(),
-                slot: Some(slot),
-                model: "transaction",
-            }
-            .map(e)
-        })?;
-        tracing::debug!(database = %slot.key().database, shard = slot.key().shard.as_deref(), "grant: transaction begun");
+        let inner = TxInner::begin(slot, read_only.is_some()).await?;
+        tracing::debug!(
+            database = %slot.key().database,
+            shard = slot.key().shard.as_deref(),
+            pool = %slot.key().kind,
+            read_only = read_only.is_some(),
+            "grant: transaction begun"
+        );
         Ok(Transaction {
             key: slot.key().clone(),
             default_database,
-            readonly,
+            read_only,
             inner,
         })
     }
@@ -100,30 +248,20 @@ impl Transaction {
         self.key.shard.as_deref()
     }
 
+    /// Whether the transaction is read-only (begun in a reading or prevent-writes scope, or
+    /// on a read-only database).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
     /// Commit.
     pub async fn commit(self) -> Result<()> {
-        let key = self.key;
-        self.inner.commit().await.map_err(|e| {
-            ErrCtx {
-                key: &key,
-                slot: None,
-                model: "transaction",
-            }
-            .map(e)
-        })
+        self.inner.commit().await
     }
 
     /// Roll back.
     pub async fn rollback(self) -> Result<()> {
-        let key = self.key;
-        self.inner.rollback().await.map_err(|e| {
-            ErrCtx {
-                key: &key,
-                slot: None,
-                model: "transaction",
-            }
-            .map(e)
-        })
+        self.inner.rollback().await
     }
 
     pub(crate) fn check(&self, req: &Request<'_>) -> Result<()> {
@@ -136,14 +274,14 @@ impl Transaction {
             });
         }
         if req.access == Access::Write {
-            let role = Context::current().check_write(&self.key.database)?;
-            if self.readonly {
+            if let Some((role, reason)) = &self.read_only {
                 return Err(Error::ReadOnly {
                     database: self.key.database.to_string(),
-                    role,
-                    reason: ReadOnlyReason::ReadonlyDatabase,
+                    role: role.clone(),
+                    reason: *reason,
                 });
             }
+            Context::current().check_write(&self.key.database)?;
         }
         Ok(())
     }

@@ -34,6 +34,7 @@ fn full_example_development() {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
             idle_timeout: Some(Duration::from_secs(600)),
             max_lifetime: Some(Duration::from_secs(1800)),
             test_before_acquire: false,
@@ -70,8 +71,9 @@ fn full_example_test_environment_with_default_and_variable() {
     let config = parse_env(FULL, "test", &[("DATABASE_URL", "sqlite://ci.db")]).unwrap();
     assert_eq!(config.database("primary").unwrap().url, "sqlite://ci.db");
 
-    // An environment without a table uses the base tables.
-    let config = parse_env(FULL, "production", &[]).unwrap();
+    // An environment declared with an empty table uses the base tables.
+    let toml = format!("{FULL}\n[environments.production]\n");
+    let config = parse_env(&toml, "production", &[]).unwrap();
     assert_eq!(config.environment(), "production");
     assert_eq!(
         config.database("primary").unwrap().backend,

@@ -1,6 +1,8 @@
 //! Shared test support: the engines under test, their URLs, and DDL per dialect.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use grant::{Backend, Config, DatabaseConfig, Grant};
 
 /// One engine under test.
@@ -203,4 +205,15 @@ fn skip_note(var: &str) {
         "skipped: the {} tests of {binary}: {var} is not set (run `eval \"$(bash scripts/db-up.sh)\"` first)",
         if var.contains("POSTGRES") { "PostgreSQL" } else { "MariaDB" },
     );
+}
+
+/// Run `sql` straight on a connection of `slot`'s sqlx pool, bypassing Grant's routing and
+/// classification (to test what the server itself enforces on a session).
+pub async fn direct_execute(slot: &grant::PoolSlot, sql: &str) -> Result<u64, sqlx::Error> {
+    use sqlx::Executor as _;
+    Ok(match slot.pool() {
+        grant::Pool::Postgres(p) => p.execute(sql).await?.rows_affected(),
+        grant::Pool::MySql(p) => p.execute(sql).await?.rows_affected(),
+        grant::Pool::Sqlite(p) => p.execute(sql).await?.rows_affected(),
+    })
 }

@@ -62,13 +62,14 @@ pub struct DatabaseConfig {
     /// The longest any one statement (or transaction step: begin, commit, rollback) may
     /// run before Grant abandons it with [`crate::Error::Timeout`] and closes its
     /// connection. `None` (`statement_timeout = "off"`) waits as long as the server takes.
-    /// Default 30 s ([`DEFAULT_STATEMENT_TIMEOUT`]). The server is told too where that is
+    /// Default 30 s ([`DEFAULT_STATEMENT_TIMEOUT`]); 1 ms to 1 day. The server is told too where that is
     /// cheap (PostgreSQL `statement_timeout`, MariaDB `max_statement_time`).
     pub statement_timeout: Option<Duration>,
     /// SQLite connection settings (`[databases.<name>.sqlite]`); only for `sqlite:` URLs.
     pub sqlite: SqliteOptions,
     /// SQL statements run on every new connection of this entry, in order, after Grant's
-    /// own session settings (`after_connect = ["SET search_path TO app"]`).
+    /// own session settings (`after_connect = ["SET search_path TO app"]`); none may be
+    /// blank. Shards and replicas of the entry run them too.
     pub after_connect: Vec<String>,
     /// A function run on every new connection, after `after_connect` (code only).
     pub on_connect: Option<ConnectHook>,
@@ -205,7 +206,9 @@ impl fmt::Debug for DatabaseConfig {
     }
 }
 
-/// One shard of a database: its writer and replicas. It shares the database's pool options.
+/// One shard of a database: its writer and replicas. Every other setting is the
+/// database's: pool options, `statement_timeout`, SQLite options, `after_connect` and
+/// `on_connect`.
 ///
 /// ```
 /// use grant_core::config::ShardConfig;
@@ -273,19 +276,19 @@ fn redact_all(urls: &[String]) -> Vec<String> {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolConfig {
-    /// Most connections per pool (at least 1). Default 10.
+    /// Most connections per pool (1 to 10 000). Default 10.
     pub max_connections: u32,
     /// Connections kept open even when idle (at most `max_connections`). Default 0.
     pub min_connections: u32,
     /// How long to wait for a free connection of a busy pool before failing with
-    /// [`crate::Error::PoolTimeout`] (not zero). Default 10 s.
+    /// [`crate::Error::PoolTimeout`] (1 ms to 1 day). Default 10 s.
     pub acquire_timeout: Duration,
     /// How long opening one connection may take before the server counts as unreachable
-    /// ([`crate::Error::Connect`] with the driver's cause). Default 5 s.
+    /// ([`crate::Error::Connect`] with the driver's cause); 1 ms to 1 day. Default 5 s.
     pub connect_timeout: Duration,
-    /// Close connections idle this long; `None` keeps them. Default 10 min.
+    /// Close connections idle this long (1 ms to 365 days); `None` keeps them. Default 10 min.
     pub idle_timeout: Option<Duration>,
-    /// Close connections this old; `None` keeps them. Default 30 min.
+    /// Close connections this old (1 ms to 365 days); `None` keeps them. Default 30 min.
     pub max_lifetime: Option<Duration>,
     /// Ping a connection before handing it out. Default `false` (see the type's docs).
     pub test_before_acquire: bool,

@@ -1,5 +1,7 @@
 //! The error type of the configuration layer.
 
+use std::time::Duration;
+
 use crate::backend::Backend;
 
 /// Why a configuration was rejected, and where.
@@ -244,11 +246,66 @@ pub enum ConfigErrorKind {
     #[error("this timeout cannot be disabled; expected a duration such as \"30s\"")]
     CannotDisable,
     /// A zero duration.
-    #[error("a zero duration is not allowed here; expected a positive duration such as \"5s\" (idle_timeout and max_lifetime may be \"none\" or false to disable them)")]
+    #[error("a zero duration is not allowed here; expected a positive duration such as \"5s\" (idle_timeout, max_lifetime and statement_timeout may be \"none\", \"off\" or false to disable them)")]
     ZeroDuration,
     /// An empty path.
     #[error("the path is empty; expected a directory such as \"migrations/primary\"")]
     EmptyPath,
+    /// A duration outside the bounds of its setting (see the bounds in [`crate::config`]).
+    #[error("{} is out of range; expected from {} to {}", show(*.value), show(*.min), show(*.max))]
+    DurationOutOfRange {
+        /// The duration found.
+        value: Duration,
+        /// Smallest allowed value.
+        min: Duration,
+        /// Largest allowed value.
+        max: Duration,
+    },
+    /// A string that is not one of a fixed set of choices (`journal_mode`, `synchronous`).
+    #[error("unknown value `{value}`; expected one of: {expected}")]
+    InvalidChoice {
+        /// The text found.
+        value: String,
+        /// The allowed values, comma-separated.
+        expected: &'static str,
+    },
+    /// `[databases.<name>.sqlite]` (or non-default [`super::SqliteOptions`]) on a database
+    /// that is not SQLite.
+    #[error("SQLite options on a {backend} database; expected them only on `sqlite:` databases (remove this table)")]
+    SqliteOptionsOnOtherEngine {
+        /// The engine of the database's URL.
+        backend: Backend,
+    },
+    /// An empty (or blank) statement in `after_connect`.
+    #[error("the statement is empty; expected SQL text such as \"SET search_path TO app\"")]
+    EmptyStatement,
+    /// The selected environment is neither declared under `[environments]` nor `development`.
+    #[error("unknown environment `{name}`; expected one of: {known} (declare `[environments.{name}]`, even empty, to use it)")]
+    UnknownEnvironment {
+        /// The environment asked for (`GRANT_ENV`, `--env`, or the argument).
+        name: String,
+        /// The known environments, comma-separated and quoted.
+        known: String,
+    },
+}
+
+/// A duration as a person writes it: `250ms`, `5s`, `2h`, `400d`, `1.5µs`.
+fn show(d: Duration) -> String {
+    const DAY: u64 = 86_400;
+    let secs = d.as_secs();
+    if d.subsec_nanos() == 0 && secs > 0 {
+        if secs % DAY == 0 {
+            return format!("{}d", secs / DAY);
+        }
+        if secs % 3600 == 0 {
+            return format!("{}h", secs / 3600);
+        }
+        return format!("{secs}s");
+    }
+    if d.subsec_nanos() % 1_000_000 == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    format!("{d:?}")
 }
 
 fn at(line: Option<usize>, column: Option<usize>) -> String {

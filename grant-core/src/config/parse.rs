@@ -1,6 +1,6 @@
-//! From TOML text to typed entries: syntax, the key schema (unknown keys are errors),
-//! environment selection and merging, and conversion of every value to its type.
-//! Interpolation (in `interpolate.rs`) runs between merging and conversion.
+//! From TOML text to typed entries: syntax, the key schema (unknown keys are errors), and
+//! conversion of every value to its type. Environments are merged (`environment.rs`) and
+//! interpolated (`interpolate.rs`) between the schema check and conversion.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use super::database::{DatabaseConfig, PoolConfig, ShardConfig};
 use super::duration::parse_duration;
 use super::error::{ConfigError, ConfigErrorKind};
 use super::path::{index_path, key_path};
+use super::sqlite::{JournalMode, SqliteOptions, Synchronous};
 
 /// Where a value may be a table, which keys it may hold.
 enum Shape {
@@ -28,6 +29,7 @@ use Shape::{Leaf, Map, Table as Keys};
 const POOL: Shape = Keys(
     &[
         ("acquire_timeout", Leaf),
+        ("connect_timeout", Leaf),
         ("idle_timeout", Leaf),
         ("max_connections", Leaf),
         ("max_lifetime", Leaf),
@@ -36,12 +38,22 @@ const POOL: Shape = Keys(
     ],
     "a table of pool options",
 );
+const SQLITE: Shape = Keys(
+    &[
+        ("busy_timeout", Leaf),
+        ("foreign_keys", Leaf),
+        ("journal_mode", Leaf),
+        ("synchronous", Leaf),
+    ],
+    "a table of SQLite options",
+);
 const SHARD: Shape = Keys(
     &[("replicas", Leaf), ("url", Leaf)],
     "a shard table with a `url`",
 );
 const DATABASE: Shape = Keys(
     &[
+        ("after_connect", Leaf),
         ("migrations", Leaf),
         ("pool", POOL),
         ("readonly", Leaf),
@@ -49,6 +61,8 @@ const DATABASE: Shape = Keys(
         ("replicas", Leaf),
         ("roles", Map(&Leaf, "a table of role = \"database\" pairs")),
         ("shards", Map(&SHARD, "a table of shards")),
+        ("sqlite", SQLITE),
+        ("statement_timeout", Leaf),
         ("url", Leaf),
     ],
     "a database table with a `url`",
@@ -66,6 +80,11 @@ const ROOT: Shape = Keys(
     ],
     "a table",
 );
+
+/// The accepted values of `journal_mode` (SQLite's names, any case).
+const JOURNAL_MODES: &str = "delete, truncate, persist, memory, wal, off";
+/// The accepted values of `synchronous` (SQLite's names, any case).
+const SYNCHRONOUS_LEVELS: &str = "off, normal, full, extra";
 
 /// Parses TOML text into a table; a syntax error (including a duplicate key) is reported
 /// at `key` with toml's message and position.
@@ -165,50 +184,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Removes `environments` and deep-merges `environments.<environment>` (if present) over
-/// the base tables: tables merge key by key, any other value (arrays included) replaces.
-pub(crate) fn select_environment(mut root: Table, environment: &str) -> Table {
-    if let Some(Value::Table(mut environments)) = root.remove("environments") {
-        match environments.remove(environment) {
-            Some(Value::Table(overrides)) => merge(&mut root, overrides),
-            _ => tracing::debug!(
-                environment,
-                "grant config: no [environments.{environment}] table; using the base tables"
-            ),
-        }
-    }
-    root
-}
-
-fn merge(base: &mut Table, overrides: Table) {
-    for (key, value) in overrides {
-        let value = match (base.get_mut(&key), value) {
-            (Some(Value::Table(base_table)), Value::Table(over_table)) => {
-                merge(base_table, over_table);
-                continue;
-            }
-            (_, value) => value,
-        };
-        base.insert(key, value);
-    }
-}
-
 /// The typed content of a document, before validation.
 pub(crate) struct Parsed {
     pub(crate) default: Option<String>,
     pub(crate) databases: Vec<(String, DatabaseConfig)>,
+    /// Names of the databases that have a `[databases.<name>.sqlite]` table.
+    pub(crate) sqlite_tables: BTreeSet<String>,
 }
 
 /// Converts a merged, interpolated document to typed entries. `interpolated` holds the
-/// paths of strings that came from `${...}`: such strings are accepted for integer and
-/// boolean fields when they parse as one.
+/// paths of strings that came from `${...}`: such strings are accepted for integer, boolean
+/// and duration fields when they parse as one. When `unknown_interpolated` is set (an
+/// environment other than the selected one, whose variables are not known), such values
+/// are not converted: typed fields keep their defaults and strings are kept as they are,
+/// and validation skips them.
 pub(crate) fn convert(
     root: &Table,
     interpolated: &BTreeSet<String>,
+    unknown_interpolated: bool,
 ) -> Result<Parsed, ConfigError> {
-    let fields = Fields { interpolated };
+    let fields = Fields {
+        interpolated,
+        unknown_interpolated,
+    };
     let default = fields.string(root, "", "default", "a string naming a database")?;
     let mut databases = Vec::new();
+    let mut sqlite_tables = BTreeSet::new();
     if let Some(table) = fields.table(root, "", "databases", "a table of databases")? {
         for name in sorted_keys(table) {
             let path = key_path("databases", name);
@@ -219,14 +220,22 @@ pub(crate) fn convert(
                     &table[name],
                 ));
             };
+            if entry.contains_key("sqlite") {
+                sqlite_tables.insert(name.to_owned());
+            }
             databases.push((name.to_owned(), fields.database(entry, &path)?));
         }
     }
-    Ok(Parsed { default, databases })
+    Ok(Parsed {
+        default,
+        databases,
+        sqlite_tables,
+    })
 }
 
 struct Fields<'a> {
     interpolated: &'a BTreeSet<String>,
+    unknown_interpolated: bool,
 }
 
 impl Fields<'_> {
@@ -240,6 +249,19 @@ impl Fields<'_> {
         if let Some(pool) = self.table(t, path, "pool", "a table of pool options")? {
             db.pool = self.pool(pool, &key_path(path, "pool"))?;
         }
+        if let Some(d) = self.duration(t, path, "statement_timeout", true)? {
+            db.statement_timeout = d;
+        }
+        if let Some(sqlite) = self.table(t, path, "sqlite", "a table of SQLite options")? {
+            db.sqlite = self.sqlite(sqlite, &key_path(path, "sqlite"))?;
+        }
+        db.after_connect = self.strings(
+            t,
+            path,
+            "after_connect",
+            "an array of SQL strings",
+            "a string (an SQL statement)",
+        )?;
         db.migrations = self
             .string(t, path, "migrations", "a string (a folder path)")?
             .map(PathBuf::from);
@@ -284,6 +306,9 @@ impl Fields<'_> {
             // `allow_none = false` never yields `Some(None)`.
             pool.acquire_timeout = d.unwrap_or(pool.acquire_timeout);
         }
+        if let Some(d) = self.duration(t, path, "connect_timeout", false)? {
+            pool.connect_timeout = d.unwrap_or(pool.connect_timeout);
+        }
         if let Some(d) = self.duration(t, path, "idle_timeout", true)? {
             pool.idle_timeout = d;
         }
@@ -294,6 +319,59 @@ impl Fields<'_> {
             pool.test_before_acquire = b;
         }
         Ok(pool)
+    }
+
+    fn sqlite(&self, t: &Table, path: &str) -> Result<SqliteOptions, ConfigError> {
+        let mut options = SqliteOptions::default();
+        if let Some(mode) = self.choice(t, path, "journal_mode", JOURNAL_MODES)? {
+            options.journal_mode = JournalMode::parse(&mode);
+        }
+        if let Some(level) = self.choice(t, path, "synchronous", SYNCHRONOUS_LEVELS)? {
+            options.synchronous = Synchronous::parse(&level);
+        }
+        if let Some(d) = self.duration(t, path, "busy_timeout", false)? {
+            options.busy_timeout = d.unwrap_or(options.busy_timeout);
+        }
+        if let Some(b) = self.boolean(t, path, "foreign_keys")? {
+            options.foreign_keys = b;
+        }
+        Ok(options)
+    }
+
+    /// Whether the value at `path` came from `${...}` in an environment whose variables
+    /// are not known (see [`convert`]).
+    fn unknown(&self, path: &str) -> bool {
+        self.unknown_interpolated && self.interpolated.contains(path)
+    }
+
+    /// A string that must be one of `expected` (comma-separated, lower case), compared
+    /// ignoring ASCII case; returned in lower case.
+    fn choice(
+        &self,
+        t: &Table,
+        path: &str,
+        key: &str,
+        expected: &'static str,
+    ) -> Result<Option<String>, ConfigError> {
+        let child = key_path(path, key);
+        if self.unknown(&child) {
+            return Ok(None);
+        }
+        let Some(text) = self.string(t, path, key, "a string")? else {
+            return Ok(None);
+        };
+        let lower = text.trim().to_ascii_lowercase();
+        if expected.split(", ").any(|choice| choice == lower) {
+            Ok(Some(lower))
+        } else {
+            Err(ConfigError::new(
+                child,
+                ConfigErrorKind::InvalidChoice {
+                    value: text,
+                    expected,
+                },
+            ))
+        }
     }
 
     fn required_url(&self, t: &Table, path: &str) -> Result<String, ConfigError> {
@@ -330,6 +408,23 @@ impl Fields<'_> {
     }
 
     fn urls(&self, t: &Table, path: &str, key: &str) -> Result<Vec<String>, ConfigError> {
+        self.strings(
+            t,
+            path,
+            key,
+            "an array of URL strings",
+            "a string (a replica URL)",
+        )
+    }
+
+    fn strings(
+        &self,
+        t: &Table,
+        path: &str,
+        key: &str,
+        expected: &'static str,
+        expected_item: &'static str,
+    ) -> Result<Vec<String>, ConfigError> {
         let child = key_path(path, key);
         match t.get(key) {
             None => Ok(Vec::new()),
@@ -338,19 +433,18 @@ impl Fields<'_> {
                 .enumerate()
                 .map(|(i, item)| match item {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(wrong_type(
-                        &index_path(&child, i),
-                        "a string (a replica URL)",
-                        other,
-                    )),
+                    other => Err(wrong_type(&index_path(&child, i), expected_item, other)),
                 })
                 .collect(),
-            Some(other) => Err(wrong_type(&child, "an array of URL strings", other)),
+            Some(other) => Err(wrong_type(&child, expected, other)),
         }
     }
 
     fn boolean(&self, t: &Table, path: &str, key: &str) -> Result<Option<bool>, ConfigError> {
         let child = key_path(path, key);
+        if self.unknown(&child) {
+            return Ok(None);
+        }
         match t.get(key) {
             None => Ok(None),
             Some(Value::Boolean(b)) => Ok(Some(*b)),
@@ -371,6 +465,9 @@ impl Fields<'_> {
 
     fn integer_u32(&self, t: &Table, path: &str, key: &str) -> Result<Option<u32>, ConfigError> {
         let child = key_path(path, key);
+        if self.unknown(&child) {
+            return Ok(None);
+        }
         let n = match t.get(key) {
             None => return Ok(None),
             Some(Value::Integer(n)) => *n,
@@ -413,6 +510,9 @@ impl Fields<'_> {
         let Some(value) = t.get(key) else {
             return Ok(None);
         };
+        if self.unknown(&child) {
+            return Ok(None);
+        }
         if is_none(value) {
             return if allow_none {
                 Ok(Some(None))
@@ -439,11 +539,14 @@ impl Fields<'_> {
     }
 }
 
-/// `"none"` (any case) or `false`: a disabled timeout.
+/// `"none"` or `"off"` (any case), or `false`: a disabled timeout.
 fn is_none(value: &Value) -> bool {
     match value {
         Value::Boolean(false) => true,
-        Value::String(s) => s.trim().eq_ignore_ascii_case("none"),
+        Value::String(s) => {
+            let s = s.trim();
+            s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("off")
+        }
         _ => false,
     }
 }

@@ -106,7 +106,8 @@ pub struct SqliteOptions {
     pub journal_mode: Option<JournalMode>,
     /// `synchronous`; `None`: `NORMAL` under WAL, `FULL` otherwise.
     pub synchronous: Option<Synchronous>,
-    /// How long a statement waits for a lock held by another connection. Default 5 s.
+    /// How long a statement waits for a lock held by another connection: zero (fail at
+    /// once) or 1 ms to 1 day. Default 5 s.
     pub busy_timeout: Duration,
     /// `foreign_keys`. Default `true`.
     pub foreign_keys: bool,

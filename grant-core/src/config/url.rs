@@ -1,5 +1,9 @@
 //! Light checks of connection URLs, and hiding their passwords for logs.
 
+use std::path::Path;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+
 use crate::backend::Backend;
 
 use super::error::ConfigErrorKind;
@@ -103,6 +107,56 @@ fn check_port(port: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Bytes percent-encoded in a resolved SQLite path: those sqlx would read as the end of
+/// the path (`?`, `#`) or as an escape (`%`), and those `check_url` refuses (whitespace,
+/// controls).
+const SQLITE_PATH: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'%').add(b'?');
+
+/// `url` with a relative SQLite file path made relative to `dir` (an absolute folder):
+/// `sqlite://app.db?mode=rwc` in `/srv/app` becomes `sqlite:///srv/app/app.db?mode=rwc`.
+/// Non-SQLite URLs, `:memory:`, `mode=memory`, `file:` URIs and absolute paths are
+/// returned unchanged; the query string is kept.
+pub(crate) fn resolve_sqlite_path(url: &str, dir: &Path) -> Result<String, ConfigErrorKind> {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return Ok(url.to_owned());
+    };
+    if Backend::from_scheme(scheme) != Some(Backend::Sqlite) {
+        return Ok(url.to_owned());
+    }
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, query) = match rest.split_once('?') {
+        Some((database, query)) => (database, Some(query)),
+        None => (rest, None),
+    };
+    let in_memory = query.is_some_and(|q| q.split('&').any(|p| p == "mode=memory"));
+    if database.is_empty() || database == ":memory:" || database.starts_with("file:") || in_memory {
+        return Ok(url.to_owned());
+    }
+    let invalid = |reason| ConfigErrorKind::InvalidUrl {
+        url: redact(url),
+        reason,
+    };
+    let decoded = percent_decode_str(database)
+        .decode_utf8()
+        .map_err(|_| invalid("its path is not valid UTF-8 once percent-decoded"))?;
+    let file = Path::new(&*decoded);
+    if file.is_absolute() {
+        return Ok(url.to_owned());
+    }
+    let joined = dir.join(file);
+    let Some(joined) = joined.to_str() else {
+        return Err(invalid(
+            "the config file's folder is not valid UTF-8, so a relative SQLite path cannot be resolved against it; expected an absolute path",
+        ));
+    };
+    let mut out = format!("sqlite://{}", utf8_percent_encode(joined, SQLITE_PATH));
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    Ok(out)
+}
+
 /// `url` with the password of its user info, and the value of any query parameter whose
 /// name contains `password`, replaced by `***`.
 pub(crate) fn redact(url: &str) -> String {
@@ -167,6 +221,37 @@ mod tests {
         assert_eq!(redact("u:secret@h/db"), "u:***@h/db");
         assert_eq!(redact("postgres://u:se:cret@h"), "postgres://u:***@h");
         assert_eq!(redact("mysql://h/db?x=a@b"), "mysql://h/db?x=a@b");
+    }
+
+    #[test]
+    fn resolves_relative_sqlite_paths() {
+        let dir = Path::new("/srv/my app");
+        let resolve = |url: &str| resolve_sqlite_path(url, dir).unwrap();
+        assert_eq!(resolve("sqlite://app.db"), "sqlite:///srv/my%20app/app.db");
+        assert_eq!(
+            resolve("sqlite:db/a.db?mode=rwc"),
+            "sqlite:///srv/my%20app/db/a.db?mode=rwc"
+        );
+        assert_eq!(
+            resolve("sqlite://x%3Fy.db"),
+            "sqlite:///srv/my%20app/x%3Fy.db"
+        );
+        assert_eq!(resolve("sqlite://./a.db"), "sqlite:///srv/my%20app/./a.db");
+        for unchanged in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://shared?mode=memory&cache=shared",
+            "sqlite:///abs/a.db?mode=ro",
+            "sqlite:file:a.db",
+            "postgres://h/db",
+            "mysql://h/db",
+        ] {
+            assert_eq!(resolve(unchanged), unchanged);
+        }
+        assert!(matches!(
+            resolve_sqlite_path("sqlite://%FF.db", dir),
+            Err(ConfigErrorKind::InvalidUrl { .. })
+        ));
     }
 
     #[test]

@@ -1,15 +1,55 @@
 //! Validation shared by the TOML and builder paths. Problems are reported one at a time,
 //! the first in a fixed order: names, duplicates, the default, then each database in name
-//! order (url, replicas, replica_of, readonly, pool, migrations, roles, shards).
+//! order (url, replicas, replica_of, readonly, pool, statement_timeout, sqlite,
+//! after_connect, migrations, roles, shards).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::backend::Backend;
 
 use super::database::{DatabaseConfig, PoolConfig};
 use super::error::{ConfigError, ConfigErrorKind};
 use super::path::{index_path, key_path, valid_name};
+use super::sqlite::SqliteOptions;
 use super::url::check_url;
+
+/// The most connections one pool may have.
+pub(crate) const MAX_CONNECTIONS: u32 = 10_000;
+/// The shortest non-zero duration of any setting (the servers count in milliseconds).
+pub(crate) const MIN_DURATION: Duration = Duration::from_millis(1);
+/// The longest wait: `acquire_timeout`, `connect_timeout`, `statement_timeout`,
+/// `busy_timeout`.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The longest age: `idle_timeout`, `max_lifetime`.
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// What the document says beyond the typed entries.
+pub(crate) struct Written<'a> {
+    /// Paths (relative to the base tables) whose values are not known: they came from
+    /// `${...}` in an environment other than the selected one. Their checks are skipped.
+    pub(crate) unknown: &'a BTreeSet<String>,
+    /// Databases whose document has a `[databases.<name>.sqlite]` table.
+    pub(crate) sqlite_tables: &'a BTreeSet<String>,
+}
+
+static NOTHING: BTreeSet<String> = BTreeSet::new();
+
+impl Written<'static> {
+    /// Entries built in code: every value is known and there are no tables.
+    pub(crate) fn code() -> Self {
+        Written {
+            unknown: &NOTHING,
+            sqlite_tables: &NOTHING,
+        }
+    }
+}
+
+impl Written<'_> {
+    fn unknown(&self, path: &str) -> bool {
+        self.unknown.contains(path)
+    }
+}
 
 /// Role names that come from `url` and `replicas` and cannot be declared in `roles`.
 const RESERVED_ROLES: [&str; 2] = ["writing", "reading"];
@@ -19,6 +59,7 @@ const RESERVED_ROLES: [&str; 2] = ["writing", "reading"];
 pub(crate) fn validate(
     default: Option<String>,
     mut entries: Vec<(String, DatabaseConfig)>,
+    written: &Written<'_>,
 ) -> Result<(String, BTreeMap<String, DatabaseConfig>), ConfigError> {
     if entries.is_empty() {
         return Err(ConfigError::new("databases", ConfigErrorKind::NoDatabases));
@@ -33,11 +74,17 @@ pub(crate) fn validate(
     check_unique(entries.iter().map(|(name, _)| name.as_str()), "databases")?;
     let databases: BTreeMap<String, DatabaseConfig> = entries.into_iter().collect();
 
-    let default = choose_default(default, &databases)?;
+    let default = if written.unknown("default") {
+        // Any name will do: this configuration is only checked, never used.
+        choose_default(None, &databases)
+            .unwrap_or_else(|_| databases.keys().next().cloned().unwrap_or_default())
+    } else {
+        choose_default(default, &databases)?
+    };
 
     let mut checked = BTreeMap::new();
     for (name, db) in &databases {
-        let db = check_database(name, db.clone(), &databases)?;
+        let db = check_database(name, db.clone(), &databases, written)?;
         checked.insert(name.clone(), db);
     }
     Ok((default, checked))
@@ -76,14 +123,24 @@ fn check_database(
     name: &str,
     mut db: DatabaseConfig,
     all: &BTreeMap<String, DatabaseConfig>,
+    written: &Written<'_>,
 ) -> Result<DatabaseConfig, ConfigError> {
     let path = key_path("databases", name);
     let at = |key: &str, kind| ConfigError::new(key_path(&path, key), kind);
+    let unknown = |key: &str| written.unknown(&key_path(&path, key));
 
-    db.backend = check_url(&db.url).map_err(|kind| at("url", kind))?;
-    check_replicas(&db.replicas, db.backend, &key_path(&path, "replicas"))?;
+    // `None`: the URL is not known (see `Written::unknown`), so neither is the engine.
+    let backend = if unknown("url") {
+        None
+    } else {
+        Some(check_url(&db.url).map_err(|kind| at("url", kind))?)
+    };
+    if let Some(backend) = backend {
+        db.backend = backend;
+    }
+    check_replicas(&db.replicas, backend, &key_path(&path, "replicas"), written)?;
 
-    if let Some(writer) = &db.replica_of {
+    if let Some(writer) = db.replica_of.as_ref().filter(|_| !unknown("replica_of")) {
         if writer == name {
             return Err(at("replica_of", ConfigErrorKind::ReplicaOfSelf));
         }
@@ -105,18 +162,17 @@ fn check_database(
             ));
         }
         // The writer's own URL problems are reported at the writer.
-        if let Some(expected) = Backend::from_url(&target.url) {
-            if expected != db.backend {
+        let target_url = key_path(&key_path("databases", writer), "url");
+        let expected = Backend::from_url(&target.url).filter(|_| !written.unknown(&target_url));
+        if let (Some(expected), Some(found)) = (expected, backend) {
+            if expected != found {
                 return Err(at(
                     "url",
-                    ConfigErrorKind::BackendMismatch {
-                        expected,
-                        found: db.backend,
-                    },
+                    ConfigErrorKind::BackendMismatch { expected, found },
                 ));
             }
         }
-        if !db.readonly {
+        if !db.readonly && !unknown("readonly") {
             return Err(at("readonly", ConfigErrorKind::ReplicaNotReadonly));
         }
         if !db.shards.is_empty() {
@@ -129,9 +185,23 @@ fn check_database(
         }
     }
 
-    check_pool(&db.pool, &key_path(&path, "pool"))?;
+    check_pool(&db.pool, &key_path(&path, "pool"), written)?;
+    if let Some(timeout) = db
+        .statement_timeout
+        .filter(|_| !unknown("statement_timeout"))
+    {
+        check_duration(timeout, MAX_TIMEOUT, false)
+            .map_err(|kind| at("statement_timeout", kind))?;
+    }
+    check_sqlite(name, &db, backend, written)?;
+    for (i, sql) in db.after_connect.iter().enumerate() {
+        let item = index_path(&key_path(&path, "after_connect"), i);
+        if sql.trim().is_empty() && !written.unknown(&item) {
+            return Err(ConfigError::new(item, ConfigErrorKind::EmptyStatement));
+        }
+    }
 
-    if let Some(migrations) = &db.migrations {
+    if let Some(migrations) = db.migrations.as_ref().filter(|_| !unknown("migrations")) {
         if migrations.as_os_str().is_empty() {
             return Err(at("migrations", ConfigErrorKind::EmptyPath));
         }
@@ -149,7 +219,7 @@ fn check_database(
                 ConfigErrorKind::ReservedRole { role: role.clone() },
             ));
         }
-        if !all.contains_key(entry) {
+        if !all.contains_key(entry) && !written.unknown(&role_path) {
             return Err(ConfigError::new(
                 role_path,
                 ConfigErrorKind::UnknownRoleTarget {
@@ -170,26 +240,66 @@ fn check_database(
     for (shard_name, shard) in &db.shards {
         let shard_path = key_path(&shards_path, shard_name);
         let url_path = key_path(&shard_path, "url");
-        let backend = check_url(&shard.url).map_err(|kind| ConfigError::new(&url_path, kind))?;
-        if backend != db.backend {
-            return Err(ConfigError::new(
-                url_path,
-                ConfigErrorKind::BackendMismatch {
-                    expected: db.backend,
-                    found: backend,
-                },
-            ));
-        }
-        check_replicas(&shard.replicas, backend, &key_path(&shard_path, "replicas"))?;
+        let shard_backend = if written.unknown(&url_path) {
+            None
+        } else {
+            let found = check_url(&shard.url).map_err(|kind| ConfigError::new(&url_path, kind))?;
+            if let Some(expected) = backend.filter(|b| *b != found) {
+                return Err(ConfigError::new(
+                    url_path,
+                    ConfigErrorKind::BackendMismatch { expected, found },
+                ));
+            }
+            Some(found)
+        };
+        check_replicas(
+            &shard.replicas,
+            shard_backend.or(backend),
+            &key_path(&shard_path, "replicas"),
+            written,
+        )?;
     }
     Ok(db)
 }
 
-fn check_replicas(replicas: &[String], writer: Backend, path: &str) -> Result<(), ConfigError> {
+/// SQLite options only on SQLite databases (a `[sqlite]` table, or options that differ
+/// from the defaults in code), and their durations bounded.
+fn check_sqlite(
+    name: &str,
+    db: &DatabaseConfig,
+    backend: Option<Backend>,
+    written: &Written<'_>,
+) -> Result<(), ConfigError> {
+    let sqlite_path = key_path(&key_path("databases", name), "sqlite");
+    let declared = written.sqlite_tables.contains(name) || db.sqlite != SqliteOptions::default();
+    if let Some(backend) = backend.filter(|b| *b != Backend::Sqlite && declared) {
+        return Err(ConfigError::new(
+            sqlite_path,
+            ConfigErrorKind::SqliteOptionsOnOtherEngine { backend },
+        ));
+    }
+    let busy = key_path(&sqlite_path, "busy_timeout");
+    if !written.unknown(&busy) {
+        check_duration(db.sqlite.busy_timeout, MAX_TIMEOUT, true)
+            .map_err(|kind| ConfigError::new(busy, kind))?;
+    }
+    Ok(())
+}
+
+/// Each replica URL valid and of the writer's engine (when that is known).
+fn check_replicas(
+    replicas: &[String],
+    writer: Option<Backend>,
+    path: &str,
+    written: &Written<'_>,
+) -> Result<(), ConfigError> {
     for (i, url) in replicas.iter().enumerate() {
         let at = index_path(path, i);
+        if written.unknown(&at) {
+            continue;
+        }
         let backend = check_url(url).map_err(|kind| ConfigError::new(&at, kind))?;
-        if backend != writer {
+        if let Some(writer) = writer.filter(|w| *w != backend) {
             return Err(ConfigError::new(
                 at,
                 ConfigErrorKind::BackendMismatch {
@@ -202,12 +312,30 @@ fn check_replicas(replicas: &[String], writer: Backend, path: &str) -> Result<()
     Ok(())
 }
 
-fn check_pool(pool: &PoolConfig, path: &str) -> Result<(), ConfigError> {
-    let at = |key: &str, kind| Err(ConfigError::new(key_path(path, key), kind));
-    if pool.max_connections == 0 {
-        return at("max_connections", ConfigErrorKind::ZeroMaxConnections);
+/// Every pool setting within its bounds (see the module documentation of `config`).
+fn check_pool(pool: &PoolConfig, path: &str, written: &Written<'_>) -> Result<(), ConfigError> {
+    let key = |name: &str| key_path(path, name);
+    let unknown = |name: &str| written.unknown(&key(name));
+    let at = |name: &str, kind| Err(ConfigError::new(key(name), kind));
+    if !unknown("max_connections") {
+        if pool.max_connections == 0 {
+            return at("max_connections", ConfigErrorKind::ZeroMaxConnections);
+        }
+        if pool.max_connections > MAX_CONNECTIONS {
+            return at(
+                "max_connections",
+                ConfigErrorKind::IntegerOutOfRange {
+                    value: i64::from(pool.max_connections),
+                    min: 1,
+                    max: i64::from(MAX_CONNECTIONS),
+                },
+            );
+        }
     }
-    if pool.min_connections > pool.max_connections {
+    if pool.min_connections > pool.max_connections
+        && !unknown("min_connections")
+        && !unknown("max_connections")
+    {
         return at(
             "min_connections",
             ConfigErrorKind::MinExceedsMax {
@@ -216,14 +344,41 @@ fn check_pool(pool: &PoolConfig, path: &str) -> Result<(), ConfigError> {
             },
         );
     }
-    if pool.acquire_timeout.is_zero() {
-        return at("acquire_timeout", ConfigErrorKind::ZeroDuration);
+    let durations = [
+        ("acquire_timeout", Some(pool.acquire_timeout), MAX_TIMEOUT),
+        ("connect_timeout", Some(pool.connect_timeout), MAX_TIMEOUT),
+        ("idle_timeout", pool.idle_timeout, MAX_LIFETIME),
+        ("max_lifetime", pool.max_lifetime, MAX_LIFETIME),
+    ];
+    for (name, value, max) in durations {
+        if let Some(value) = value.filter(|_| !unknown(name)) {
+            if let Err(kind) = check_duration(value, max, false) {
+                return at(name, kind);
+            }
+        }
     }
-    if pool.idle_timeout.is_some_and(|d| d.is_zero()) {
-        return at("idle_timeout", ConfigErrorKind::ZeroDuration);
+    Ok(())
+}
+
+/// A duration from [`MIN_DURATION`] to `max`, or zero when `zero_allowed`.
+fn check_duration(
+    value: Duration,
+    max: Duration,
+    zero_allowed: bool,
+) -> Result<(), ConfigErrorKind> {
+    if value.is_zero() {
+        return if zero_allowed {
+            Ok(())
+        } else {
+            Err(ConfigErrorKind::ZeroDuration)
+        };
     }
-    if pool.max_lifetime.is_some_and(|d| d.is_zero()) {
-        return at("max_lifetime", ConfigErrorKind::ZeroDuration);
+    if value < MIN_DURATION || value > max {
+        return Err(ConfigErrorKind::DurationOutOfRange {
+            value,
+            min: MIN_DURATION,
+            max,
+        });
     }
     Ok(())
 }

@@ -7,11 +7,10 @@ use crate::handler::{PoolKey, PoolSlot};
 
 use super::Conn;
 
-/// Maps driver errors to Grant's, naming the target; counts pool timeouts.
+/// Maps driver errors of a statement to Grant's, naming the target.
 #[derive(Clone, Copy)]
 pub(crate) struct ErrCtx<'a> {
     pub key: &'a PoolKey,
-    pub slot: Option<&'a PoolSlot>,
     pub model: &'static str,
 }
 
@@ -21,27 +20,11 @@ impl ErrCtx<'_> {
         let role = self.key.role.clone();
         let shard = self.key.shard.as_deref().map(str::to_string);
         match e {
-            sqlx::Error::PoolTimedOut => {
-                if let Some(slot) = self.slot {
-                    slot.note_timeout();
-                    // sqlx retries refused connections until the acquire timeout; with no
-                    // connection open at all, the pool was not exhausted: the server is
-                    // down or unreachable.
-                    if slot.created().is_some_and(|p| p.size() == 0) {
-                        return Error::Connect {
-                            database,
-                            role,
-                            shard,
-                            source: sqlx::Error::PoolTimedOut,
-                        };
-                    }
-                }
-                Error::PoolTimeout {
-                    database,
-                    role,
-                    shard,
-                }
-            }
+            sqlx::Error::PoolTimedOut => Error::PoolTimeout {
+                database,
+                role,
+                shard,
+            },
             sqlx::Error::PoolClosed => Error::PoolClosed { database, role },
             e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Configuration(_)) => {
                 Error::Connect {
@@ -92,12 +75,10 @@ impl<'a> ErrSource<'a> {
         match &self.origin {
             Origin::Slot(slot) => ErrCtx {
                 key: slot.key(),
-                slot: Some(slot),
                 model: self.model,
             },
             Origin::Tx(key) => ErrCtx {
                 key,
-                slot: None,
                 model: self.model,
             },
         }

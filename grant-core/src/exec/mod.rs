@@ -65,6 +65,9 @@ pub(crate) struct Request<'a> {
     pub access: Access,
     /// A short name of the operation, for the span.
     pub op: &'static str,
+    /// SQL text written by the user (raw SQL, `find_by_sql`), not by Grant: on a read-only
+    /// session its connection is made read-only again before it returns to the pool.
+    pub user_sql: bool,
 }
 
 impl<'a> Request<'a> {
@@ -75,6 +78,7 @@ impl<'a> Request<'a> {
             reading: meta.reading,
             access,
             op,
+            user_sql: false,
         }
     }
 }
@@ -116,58 +120,106 @@ pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<
     }
 }
 
-/// Runs `$body` with `$x` bound to the concrete sqlx executor and `$db` to its database type.
+/// Runs `$body` with `$x` bound to the concrete sqlx connection and `$db` to its database
+/// type, bounded by the statement timeout. A pooled connection is acquired explicitly
+/// (bounded by the pool's connect and acquire timeouts) and, if the statement times out,
+/// closed instead of going back to the pool; a transaction whose statement times out is
+/// aborted. `$user_sql` marks SQL written by the user (see [`Request::user_sql`]).
 macro_rules! dispatch {
-    ($conn:expr, |$x:ident, $db:ident| $body:expr) => {
+    ($conn:expr, $user_sql:expr, |$x:ident, $db:ident| $body:expr) => {
         match $conn {
-            Conn::Pool(slot) => match slot.pool() {
-                Pool::Postgres(p) => {
-                    type $db = Postgres;
-                    let $x = p;
-                    $body
+            $crate::exec::Conn::Pool(slot) => {
+                let limit = slot.statement_timeout().unwrap_or(std::time::Duration::MAX);
+                match slot.pool() {
+                    $crate::handler::Pool::Postgres(p) => {
+                        type $db = ::sqlx::postgres::Postgres;
+                        let mut pc = slot.acquire(p).await?;
+                        let r = tokio::time::timeout(limit, async {
+                            let $x = &mut *pc;
+                            $body
+                        })
+                        .await;
+                        $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+                    }
+                    $crate::handler::Pool::MySql(p) => {
+                        type $db = ::sqlx::mysql::MySql;
+                        let mut pc = slot.acquire(p).await?;
+                        let r = tokio::time::timeout(limit, async {
+                            let $x = &mut *pc;
+                            $body
+                        })
+                        .await;
+                        $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+                    }
+                    $crate::handler::Pool::Sqlite(p) => {
+                        type $db = ::sqlx::sqlite::Sqlite;
+                        let mut pc = slot.acquire(p).await?;
+                        let r = tokio::time::timeout(limit, async {
+                            let $x = &mut *pc;
+                            $body
+                        })
+                        .await;
+                        $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+                    }
                 }
-                Pool::MySql(p) => {
-                    type $db = MySql;
-                    let $x = p;
-                    $body
+            }
+            $crate::exec::Conn::Tx { inner, .. } => {
+                let limit = inner.check_open()?.unwrap_or(std::time::Duration::MAX);
+                let r = match inner.conn_mut() {
+                    Some($crate::transaction::TxConn::Postgres(c)) => {
+                        type $db = ::sqlx::postgres::Postgres;
+                        tokio::time::timeout(limit, async {
+                            let $x = &mut **c;
+                            $body
+                        })
+                        .await
+                    }
+                    Some($crate::transaction::TxConn::MySql(c)) => {
+                        type $db = ::sqlx::mysql::MySql;
+                        tokio::time::timeout(limit, async {
+                            let $x = &mut **c;
+                            $body
+                        })
+                        .await
+                    }
+                    Some($crate::transaction::TxConn::Sqlite(c)) => {
+                        type $db = ::sqlx::sqlite::Sqlite;
+                        tokio::time::timeout(limit, async {
+                            let $x = &mut **c;
+                            $body
+                        })
+                        .await
+                    }
+                    None => Ok(Err($crate::error::Error::InvalidQuery {
+                        model: "transaction",
+                        message: "the transaction is over".to_string(),
+                    })),
+                };
+                match r {
+                    Ok(r) => r,
+                    Err(_) => Err(inner.timed_out(limit)),
                 }
-                Pool::Sqlite(p) => {
-                    type $db = Sqlite;
-                    let $x = p;
-                    $body
-                }
-            },
-            Conn::Tx { inner, .. } => match inner {
-                TxInner::Postgres(t) => {
-                    type $db = Postgres;
-                    let $x = &mut **t;
-                    $body
-                }
-                TxInner::MySql(t) => {
-                    type $db = MySql;
-                    let $x = &mut **t;
-                    $body
-                }
-                TxInner::Sqlite(t) => {
-                    type $db = Sqlite;
-                    let $x = &mut **t;
-                    $body
-                }
-            },
+            }
         }
     };
 }
 
 /// Runs one statement on `$conn`: a span for it, error mapping naming its target, and
-/// `$body` with `$x` the concrete executor, `$db` its database type and `$err` the mapper.
+/// `$body` with `$x` the concrete connection, `$db` its database type and `$err` the mapper.
 /// `$rows` counts the rows of the result for the span.
 macro_rules! run_statement {
     ($conn:expr, $req:expr, $model:expr, $rows:expr, |$x:ident, $db:ident, $err:ident| $body:expr) => {{
         let conn = $conn;
-        let span = $crate::exec::run::span(conn.key(), $req);
+        let req: &$crate::exec::Request<'_> = $req;
+        let span = $crate::exec::run::span(conn.key(), req);
         let src = $crate::exec::ErrSource::of(&conn, $model);
         let $err = src.ctx();
-        $crate::exec::run::traced(span, async { dispatch!(conn, |$x, $db| $body) }, $rows).await
+        $crate::exec::run::traced(
+            span,
+            async { dispatch!(conn, req.user_sql, |$x, $db| $body) },
+            $rows,
+        )
+        .await
     }};
 }
 

@@ -1,14 +1,9 @@
 //! Model operations: SELECTs, key lookups, counts, inserts (one and many), updates and
 //! deletes, each resolved, built and run through the generic runners.
 
-use sqlx::mysql::MySql;
-use sqlx::postgres::Postgres;
-use sqlx::sqlite::Sqlite;
-
 use crate::backend::Backend;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::handler::Pool;
 use crate::model::Model;
 use crate::query::{Assignment, QueryParts, Select};
 use crate::sql::{insert_columns, SqlWriter};
@@ -16,7 +11,7 @@ use crate::transaction::TxInner;
 use crate::value::Value;
 
 use super::run::{bind_all, execute, fetch_all_on, fetch_optional_on};
-use super::{resolve, Access, Conn, ErrSource, Request, Target};
+use super::{resolve, Access, Conn, Request, Target};
 
 /// Build the SQL and values of a SELECT of `M`.
 fn select_sql<'s, M: Model>(
@@ -43,7 +38,12 @@ pub(crate) async fn fetch_models<M: Model>(
     select: Select<'_>,
     access: Access,
 ) -> Result<Vec<M>> {
-    let req = Request::model(M::META, access, "select");
+    let mut req = Request::model(M::META, access, "select");
+    if let Select::Raw { sql, .. } = &select {
+        // SQL written by the user is classified, not trusted by the method that sent it.
+        req.access = crate::raw::access_of(sql);
+        req.user_sql = true;
+    }
     let conn = resolve(target, &req)?;
     let (sql, binds, by_name) = select_sql::<M>(conn.backend(), select);
     run_statement!(
@@ -212,8 +212,7 @@ pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> 
     match conn {
         Conn::Pool(slot) if rows.len() > chunk => {
             // Several statements: one transaction, so a failure leaves nothing behind.
-            let src = ErrSource::of(&Conn::Pool(slot.clone()), M::META.name);
-            let mut tx = TxInner::begin(&slot).await.map_err(|e| src.ctx().map(e))?;
+            let mut tx = TxInner::begin(&slot, false).await?;
             let n = insert_chunks(
                 Conn::Tx {
                     key: slot.key(),
@@ -224,7 +223,7 @@ pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> 
                 chunk,
             )
             .await?;
-            tx.commit().await.map_err(|e| src.ctx().map(e))?;
+            tx.commit().await?;
             Ok(n)
         }
         conn => insert_chunks(conn, &req, rows, chunk).await,

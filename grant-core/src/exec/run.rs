@@ -1,25 +1,96 @@
 //! The generic runners: bind values, run on any sqlx executor of any engine, record the
 //! statement's span.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use sqlx::mysql::MySql;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::Postgres;
 use sqlx::sqlite::Sqlite;
-use sqlx::Arguments as _;
+use sqlx::{Arguments as _, Executor as _};
 use tracing::Instrument;
 
+use crate::backend::Backend;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::handler::{Pool, PoolKey};
+use crate::handler::{PoolKey, PoolSlot};
 use crate::raw::Row;
-use crate::transaction::TxInner;
 use crate::value::Value;
 
 use super::{Conn, ErrCtx, Request};
 
-pub(crate) fn bind_all<'q, DB: Engine>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
+/// What Grant needs of a driver beyond [`Engine`]: its engine, and how a connection of a
+/// read-only session pool is made read-only again after running SQL written by the user.
+pub(crate) trait Driver: Engine {
+    const BACKEND: Backend;
+    /// Hand `conn` back to its pool after `SET`ting its session read-only again (in the
+    /// background, bounded by `limit`; a connection that fails it is closed instead).
+    fn restore_read_only(conn: PoolConnection<Self>, limit: Duration);
+}
+
+macro_rules! driver {
+    ($db:ty, $backend:ident, $restore:expr) => {
+        impl Driver for $db {
+            const BACKEND: Backend = Backend::$backend;
+            fn restore_read_only(mut conn: PoolConnection<Self>, limit: Duration) {
+                let restore: Option<&'static str> = $restore;
+                let Some(sql) = restore else { return };
+                tokio::spawn(async move {
+                    if !matches!(
+                        tokio::time::timeout(limit, conn.execute(sql)).await,
+                        Ok(Ok(_))
+                    ) {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+        }
+    };
+}
+
+driver!(
+    Postgres,
+    Postgres,
+    Some("SET SESSION default_transaction_read_only = on")
+);
+driver!(MySql, MySql, Some("SET SESSION TRANSACTION READ ONLY"));
+// SQLite: the connection was opened read-only by the driver; nothing can change that.
+driver!(Sqlite, Sqlite, None);
+
+/// The end of a statement on a pooled connection: its result, or, if it outlived `limit`,
+/// a [`Error::Timeout`] after closing the connection so that it is never reused.
+#[inline]
+pub(crate) fn finish<DB: Driver, T>(
+    slot: &PoolSlot,
+    mut conn: PoolConnection<DB>,
+    out: Result<Result<T>, tokio::time::error::Elapsed>,
+    limit: Duration,
+    user_sql: bool,
+) -> Result<T> {
+    match out {
+        Ok(out) => {
+            if user_sql && slot.read_only_session() {
+                DB::restore_read_only(conn, limit.min(Duration::from_secs(30)));
+            }
+            out
+        }
+        Err(_) => {
+            conn.close_on_drop();
+            Err(slot.timeout_error(limit))
+        }
+    }
+}
+
+pub(crate) fn bind_all<'q, DB: Driver>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
+    let limit = DB::BACKEND.max_bind_params();
+    if values.len() > limit {
+        return Err(Error::TooManyParameters {
+            backend: DB::BACKEND,
+            count: values.len(),
+            limit,
+        });
+    }
     let mut args = DB::Arguments::default();
     args.reserve(values.len(), values.len() * 8);
     for (i, v) in values.into_iter().enumerate() {

@@ -4,9 +4,15 @@
 //! reading role) and its shards, each a [`PoolSlot`] whose sqlx pool is created on first
 //! use. Databases can be added and removed while the application runs.
 
+mod acquire;
+mod options;
 mod pool;
+mod session;
 
-pub use pool::{Pool, PoolKey, PoolSlot, PoolStats};
+pub(crate) use pool::timeout_error;
+pub use pool::{Pool, PoolKey, PoolKind, PoolSlot, PoolStats};
+
+use options::BaseOptions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,10 +25,12 @@ use crate::config::{Config, DatabaseConfig};
 use crate::error::{Error, Result};
 use crate::role::Role;
 
-/// The pools of one shard (or of the database itself): a writer and its replicas.
+/// The pools of one shard (or of the database itself): a writer, a read-only twin of the
+/// writer, and the replicas.
 #[derive(Debug)]
 pub struct Targets {
     writer: Arc<PoolSlot>,
+    writer_read_only: Arc<PoolSlot>,
     replicas: Vec<Arc<PoolSlot>>,
     next: AtomicUsize,
 }
@@ -37,39 +45,41 @@ impl Targets {
         readonly: bool,
         key_path: &str,
     ) -> Result<Targets> {
-        let writer = PoolSlot::new(
-            PoolKey {
-                database: database.clone(),
-                role: Role::Writing,
-                shard: shard.cloned(),
-                replica: 0,
-            },
-            url,
+        let key = |kind| PoolKey::new(database.clone(), shard.cloned(), kind);
+        let base = BaseOptions::parse(url, &format!("{key_path}.url"))?;
+        let writer = Arc::new(PoolSlot::new(
+            key(PoolKind::Writer),
+            &base,
             readonly,
-            config.pool.clone(),
-            &format!("{key_path}.url"),
-        )?;
+            config,
+        ));
+        // A read-only database's writer is read-only already: it is its own twin.
+        let writer_read_only = if readonly {
+            writer.clone()
+        } else {
+            Arc::new(PoolSlot::new(
+                key(PoolKind::WriterReadOnly),
+                &base,
+                true,
+                config,
+            ))
+        };
         let replicas = replicas
             .iter()
             .enumerate()
             .map(|(i, url)| {
-                PoolSlot::new(
-                    PoolKey {
-                        database: database.clone(),
-                        role: Role::Reading,
-                        shard: shard.cloned(),
-                        replica: i,
-                    },
-                    url,
+                let base = BaseOptions::parse(url, &format!("{key_path}.replicas[{i}]"))?;
+                Ok(Arc::new(PoolSlot::new(
+                    key(PoolKind::Replica(i)),
+                    &base,
                     true,
-                    config.pool.clone(),
-                    &format!("{key_path}.replicas[{i}]"),
-                )
-                .map(Arc::new)
+                    config,
+                )))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Targets {
-            writer: Arc::new(writer),
+            writer,
+            writer_read_only,
             replicas,
             next: AtomicUsize::new(0),
         })
@@ -80,23 +90,34 @@ impl Targets {
         &self.writer
     }
 
+    /// The writer's URL with read-only sessions: the reading role of a database without
+    /// replicas, and reads in a prevent-writes scope. Never the writer's own pool (for a
+    /// `readonly` database, whose writer is read-only already, it is that pool).
+    pub fn writer_read_only(&self) -> &Arc<PoolSlot> {
+        &self.writer_read_only
+    }
+
     /// The replicas (reading role).
     pub fn replicas(&self) -> &[Arc<PoolSlot>] {
         &self.replicas
     }
 
-    /// A replica, round-robin; the writer when there is none.
+    /// A replica, round-robin; the writer's read-only twin when there is none.
     #[inline]
     pub fn reader(&self) -> &Arc<PoolSlot> {
         match self.replicas.len() {
-            0 => &self.writer,
+            0 => &self.writer_read_only,
             1 => &self.replicas[0],
             n => &self.replicas[self.next.fetch_add(1, Ordering::Relaxed) % n],
         }
     }
 
     fn slots(&self) -> impl Iterator<Item = &Arc<PoolSlot>> {
-        std::iter::once(&self.writer).chain(self.replicas.iter())
+        let twin =
+            (!Arc::ptr_eq(&self.writer, &self.writer_read_only)).then_some(&self.writer_read_only);
+        std::iter::once(&self.writer)
+            .chain(twin)
+            .chain(self.replicas.iter())
     }
 }
 
@@ -265,9 +286,7 @@ impl ConnectionHandler {
                 model: None,
             })?;
         for slot in entry.slots() {
-            if let Some(pool) = slot.created() {
-                pool.close().await;
-            }
+            slot.close().await;
         }
         tracing::info!(database = name, "grant: database removed");
         Ok(())
@@ -314,8 +333,9 @@ impl ConnectionHandler {
     }
 
     /// The pool slot of (database, role, shard): `Writing` is the writer; `Reading` a
-    /// replica (round-robin; the writer when there is none); a custom role a replica (or
-    /// the writer) of the entry the database's `roles` table names.
+    /// replica (round-robin; with none, the writer's read-only twin); a custom role a
+    /// replica (or the read-only twin of the writer) of the entry the database's `roles`
+    /// table names.
     pub fn pool(&self, database: &str, role: &Role, shard: Option<&str>) -> Result<Arc<PoolSlot>> {
         let entry = self.role_entry(database, role)?;
         let targets = entry.targets(shard)?;
@@ -334,18 +354,11 @@ impl ConnectionHandler {
             .flat_map(|e| e.value().slots().map(|s| s.stats()).collect::<Vec<_>>())
             .collect();
         out.sort_by(|a, b| {
-            (
-                &a.key.database,
-                a.key.shard.as_deref(),
-                a.key.role.name(),
-                a.key.replica,
-            )
-                .cmp(&(
-                    &b.key.database,
-                    b.key.shard.as_deref(),
-                    b.key.role.name(),
-                    b.key.replica,
-                ))
+            (&a.key.database, a.key.shard.as_deref(), a.key.kind).cmp(&(
+                &b.key.database,
+                b.key.shard.as_deref(),
+                b.key.kind,
+            ))
         });
         out
     }
@@ -356,9 +369,7 @@ impl ConnectionHandler {
             self.databases.iter().map(|e| e.value().clone()).collect();
         for entry in entries {
             for slot in entry.slots() {
-                if let Some(pool) = slot.created() {
-                    pool.close().await;
-                }
+                slot.close().await;
             }
         }
     }

@@ -1,20 +1,22 @@
-//! One pool slot: the parsed connect options of a (database, role, shard) target and its
-//! sqlx pool, created on first use. Pools are the concrete PgPool / MySqlPool / SqlitePool.
+//! One pool slot: the connect options of a (database, role, shard) target and its sqlx
+//! pool, created on first use. Pools are the concrete PgPool / MySqlPool / SqlitePool.
 
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::pool::PoolOptions;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{ConnectOptions, Executor as _};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
 use crate::backend::Backend;
-use crate::config::PoolConfig;
+use crate::config::{ConnectHook, DatabaseConfig, PoolConfig};
 use crate::error::Error;
 use crate::role::Role;
+
+use super::options::{mysql_session, BaseOptions, Options};
+use super::session::setup;
 
 /// A sqlx pool of one of the three engines.
 #[derive(Debug, Clone)]
@@ -65,16 +67,32 @@ impl Pool {
     }
 }
 
-/// Parsed connect options, kept so the pool can be created lazily without re-parsing.
-#[derive(Debug, Clone)]
-enum Options {
-    Postgres(PgConnectOptions),
-    MySql(MySqlConnectOptions),
-    Sqlite(SqliteConnectOptions),
+/// Which pool of a (database, shard) a slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PoolKind {
+    /// The writer.
+    Writer,
+    /// A pool to the writer's URL whose sessions are read-only: it serves the reading role
+    /// of a database without replicas, and reads in a prevent-writes scope.
+    WriterReadOnly,
+    /// Replica number `n` (from 0) of the reading role.
+    Replica(usize),
 }
 
-/// Which pool a slot is: database, role, shard.
+impl std::fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PoolKind::Writer => f.write_str("writer"),
+            PoolKind::WriterReadOnly => f.write_str("writer (read-only sessions)"),
+            PoolKind::Replica(n) => write!(f, "replica {n}"),
+        }
+    }
+}
+
+/// Which pool a slot is: database, role, shard, and which of its pools.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct PoolKey {
     /// The database entry.
     pub database: Arc<str>,
@@ -82,15 +100,34 @@ pub struct PoolKey {
     pub role: Role,
     /// The shard, if any.
     pub shard: Option<Arc<str>>,
-    /// Which replica of the role (0 for a writer).
-    pub replica: usize,
+    /// Which pool of the role.
+    pub kind: PoolKind,
+}
+
+impl PoolKey {
+    /// A key; `role` is `Writing` for the writer and `Reading` otherwise.
+    pub fn new(database: Arc<str>, shard: Option<Arc<str>>, kind: PoolKind) -> PoolKey {
+        let role = match kind {
+            PoolKind::Writer => Role::Writing,
+            PoolKind::WriterReadOnly | PoolKind::Replica(_) => Role::Reading,
+        };
+        PoolKey {
+            database,
+            role,
+            shard,
+            kind,
+        }
+    }
 }
 
 /// Statistics of one pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolStats {
     /// Which pool.
     pub key: PoolKey,
+    /// Whether its sessions are read-only.
+    pub read_only: bool,
     /// Whether the pool has been created (pools open on first use).
     pub created: bool,
     /// Open connections.
@@ -99,82 +136,70 @@ pub struct PoolStats {
     pub idle: usize,
     /// Connections in use.
     pub in_use: u32,
-    /// Acquire timeouts seen so far.
+    /// Waits for a connection of a busy pool that timed out ([`Error::PoolTimeout`]).
     pub acquire_timeouts: u64,
+    /// Failures to reach the server ([`Error::Connect`]).
+    pub connect_errors: u64,
+    /// Statements abandoned after the statement timeout ([`Error::Timeout`]).
+    pub statement_timeouts: u64,
 }
 
 /// A (database, role, shard) target: its options and its pool once created.
 #[derive(Debug)]
 pub struct PoolSlot {
-    key: PoolKey,
+    pub(super) key: PoolKey,
     backend: Backend,
     read_only_session: bool,
     options: Options,
-    pool_config: PoolConfig,
+    pub(super) pool_config: PoolConfig,
+    statement_timeout: Option<Duration>,
+    /// Statements run on each new connection: Grant's session settings, then the config's.
+    pub(super) session: Arc<[String]>,
+    pub(super) on_connect: Option<ConnectHook>,
     pool: OnceLock<Pool>,
-    timeouts: AtomicU64,
+    pub(super) timeouts: AtomicU64,
+    pub(super) connect_errors: AtomicU64,
+    statement_timeouts: AtomicU64,
+    /// When the last connection attempt failed (ms since the first use, 0: never).
+    pub(super) failed_at: AtomicU64,
+    /// Set by [`PoolSlot::close`]: no new connection is handed out.
+    pub(super) closed: AtomicBool,
+    /// Wakes callers waiting for a connection when another one finds the server unreachable.
+    pub(super) failure: tokio::sync::Notify,
 }
 
 impl PoolSlot {
-    /// Parse `url` into a slot. `read_only_session` opens every connection read-only at the
-    /// session level (PostgreSQL `default_transaction_read_only`, MariaDB `SET SESSION
-    /// TRANSACTION READ ONLY`, SQLite `PRAGMA query_only`).
+    /// A slot on `base` with its session settings. `read_only_session` opens every
+    /// connection read-only at the session level (see the `options` module).
     pub(crate) fn new(
         key: PoolKey,
-        url: &str,
+        base: &BaseOptions,
         read_only_session: bool,
-        pool_config: PoolConfig,
-        config_key: &str,
-    ) -> Result<PoolSlot, Error> {
-        let bad_url = |e: sqlx::Error| {
-            tracing::debug!(key = config_key, error = %e, "grant: driver rejected URL");
-            Error::Config(crate::config::ConfigError {
-                key: config_key.to_string(),
-                kind: crate::config::ConfigErrorKind::InvalidUrl {
-                    url: crate::config::Config::redacted_url(url),
-                    reason: "the driver cannot parse it",
-                },
-            })
-        };
-        let backend = Backend::from_url(url).ok_or_else(|| {
-            Error::Config(crate::config::ConfigError {
-                key: config_key.to_string(),
-                kind: crate::config::ConfigErrorKind::UnknownScheme {
-                    scheme: url.split(':').next().unwrap_or_default().to_string(),
-                },
-            })
-        })?;
-        let options = match backend {
-            Backend::Postgres => {
-                let mut o = PgConnectOptions::from_str(url).map_err(bad_url)?;
-                if read_only_session {
-                    o = o.options([("default_transaction_read_only", "on")]);
-                }
-                Options::Postgres(o.disable_statement_logging())
-            }
-            Backend::MySql => {
-                let o = MySqlConnectOptions::from_str(url).map_err(bad_url)?;
-                Options::MySql(o.disable_statement_logging())
-            }
-            Backend::Sqlite => {
-                let mut o = SqliteConnectOptions::from_str(url).map_err(bad_url)?;
-                if read_only_session {
-                    o = o.pragma("query_only", "ON");
-                } else {
-                    o = o.create_if_missing(true);
-                }
-                Options::Sqlite(o.disable_statement_logging())
-            }
-        };
-        Ok(PoolSlot {
+        config: &DatabaseConfig,
+    ) -> PoolSlot {
+        PoolSlot {
             key,
-            backend,
+            backend: base.backend(),
             read_only_session,
-            options,
-            pool_config,
+            options: base.session(config, read_only_session),
+            pool_config: config.pool.clone(),
+            statement_timeout: config.statement_timeout,
+            session: match base {
+                BaseOptions::MySql(_) => mysql_session(config, read_only_session)
+                    .into_iter()
+                    .chain(config.after_connect.iter().cloned())
+                    .collect(),
+                _ => config.after_connect.clone().into(),
+            },
+            on_connect: config.on_connect.clone(),
             pool: OnceLock::new(),
             timeouts: AtomicU64::new(0),
-        })
+            connect_errors: AtomicU64::new(0),
+            statement_timeouts: AtomicU64::new(0),
+            failed_at: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            failure: tokio::sync::Notify::new(),
+        }
     }
 
     /// Which pool this is.
@@ -192,6 +217,11 @@ impl PoolSlot {
         self.read_only_session
     }
 
+    /// The statement timeout of this pool's database (`None`: none).
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
     /// The pool, created (without connecting) on first use.
     #[inline]
     pub fn pool(&self) -> &Pool {
@@ -203,8 +233,12 @@ impl PoolSlot {
         self.pool.get()
     }
 
-    pub(crate) fn note_timeout(&self) {
-        self.timeouts.fetch_add(1, Ordering::Relaxed);
+    /// Refuse new statements and close the pool's connections (those in use finish first).
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        if let Some(pool) = self.pool.get() {
+            pool.close().await;
+        }
     }
 
     /// Statistics of this pool.
@@ -215,12 +249,21 @@ impl PoolSlot {
         };
         PoolStats {
             key: self.key.clone(),
+            read_only: self.read_only_session,
             created,
             size,
             idle,
             in_use: size.saturating_sub(idle as u32),
             acquire_timeouts: self.timeouts.load(Ordering::Relaxed),
+            connect_errors: self.connect_errors.load(Ordering::Relaxed),
+            statement_timeouts: self.statement_timeouts.load(Ordering::Relaxed),
         }
+    }
+
+    /// The error for a statement that outlived the statement timeout (counted).
+    pub(crate) fn timeout_error(&self, after: Duration) -> Error {
+        self.statement_timeouts.fetch_add(1, Ordering::Relaxed);
+        timeout_error(&self.key, after)
     }
 
     fn create(&self) -> Pool {
@@ -228,29 +271,49 @@ impl PoolSlot {
             database = %self.key.database,
             role = %self.key.role,
             shard = self.key.shard.as_deref(),
+            pool = %self.key.kind,
             read_only = self.read_only_session,
             "grant: creating pool"
         );
-        match &self.options {
-            Options::Postgres(o) => Pool::Postgres(
-                apply(PgPoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()),
-            ),
-            Options::MySql(o) => {
-                let mut opts = apply(MySqlPoolOptions::new(), &self.pool_config);
-                if self.read_only_session {
-                    opts = opts.after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
-                            Ok(())
-                        })
+        let session = self.session.clone();
+        let hook = self.on_connect.clone();
+        macro_rules! build {
+            ($opts:expr, $variant:ident, $db:ty, $o:expr) => {{
+                let mut opts = apply($opts, &self.pool_config);
+                if !session.is_empty() || hook.is_some() {
+                    let session = session.clone();
+                    let hook = hook.clone();
+                    opts = opts.after_connect(move |conn, _meta| {
+                        let session = session.clone();
+                        let hook = hook.clone();
+                        Box::pin(async move { setup::<$db>(conn, &session, hook.as_ref()).await })
                     });
                 }
-                Pool::MySql(opts.connect_lazy_with(o.clone()))
-            }
-            Options::Sqlite(o) => Pool::Sqlite(
-                apply(SqlitePoolOptions::new(), &self.pool_config).connect_lazy_with(o.clone()),
-            ),
+                Pool::$variant(opts.connect_lazy_with($o.clone()))
+            }};
         }
+        match &self.options {
+            Options::Postgres(o) => build!(PgPoolOptions::new(), Postgres, sqlx::Postgres, o),
+            Options::MySql(o) => build!(MySqlPoolOptions::new(), MySql, sqlx::MySql, o),
+            Options::Sqlite(o) => build!(SqlitePoolOptions::new(), Sqlite, sqlx::Sqlite, o),
+        }
+    }
+}
+
+/// The error for a statement on `key` that outlived `after`.
+pub(crate) fn timeout_error(key: &PoolKey, after: Duration) -> Error {
+    tracing::warn!(
+        database = %key.database,
+        role = %key.role,
+        shard = key.shard.as_deref(),
+        after_ms = after.as_millis() as u64,
+        "grant: statement timeout; closing its connection"
+    );
+    Error::Timeout {
+        database: key.database.to_string(),
+        role: key.role.clone(),
+        shard: key.shard.as_deref().map(str::to_string),
+        after,
     }
 }
 

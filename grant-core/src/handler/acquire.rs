@@ -1,0 +1,166 @@
+//! Handing out a connection, bounded in time, and telling a busy pool from a server that
+//! cannot be reached.
+
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::error::Error;
+
+use super::pool::PoolSlot;
+use super::session::{setup, Session};
+
+/// How long a diagnostic connection may take to name the cause of a failure.
+const DIAGNOSE_LIMIT: Duration = Duration::from_secs(1);
+
+impl PoolSlot {
+    /// A connection of `pool` (this slot's pool), bounded in time:
+    ///
+    /// - A pool with no open connection must connect: that is bounded by `connect_timeout`
+    ///   (and `acquire_timeout`). A failure is [`Error::Connect`] with the driver's cause
+    ///   (refused, reset, DNS, TLS, authentication, or a handshake that never completes).
+    /// - While the server keeps failing, a caller with no idle connection to take first
+    ///   tries one direct connection, so a refused server is reported at once instead of
+    ///   after a timeout; callers already waiting are woken by the failure and do the same.
+    /// - A busy pool (every connection in use, the server answering) waits up to
+    ///   `acquire_timeout`, then fails with [`Error::PoolTimeout`]. Whether a wait that
+    ///   ran out was a busy pool or an unreachable server is decided by one direct,
+    ///   bounded connection attempt.
+    pub(crate) async fn acquire<DB: Session>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<sqlx::pool::PoolConnection<DB>, Error> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(self.closed_error());
+        }
+        if pool.num_idle() == 0 && self.recently_failed() {
+            self.probe(pool).await?;
+        }
+        let c = &self.pool_config;
+        let limit = if pool.size() == 0 {
+            c.connect_timeout.min(c.acquire_timeout)
+        } else {
+            c.acquire_timeout
+        };
+        let waiting = tokio::time::timeout(limit, pool.acquire());
+        tokio::pin!(waiting);
+        let out = loop {
+            let failed = self.failure.notified();
+            tokio::select! {
+                out = &mut waiting => break out,
+                // Another caller found the server unreachable: check for ourselves.
+                () = failed => self.probe(pool).await?,
+            }
+        };
+        match out {
+            Ok(Ok(conn)) => {
+                self.failed_at.store(0, Ordering::Relaxed);
+                Ok(conn)
+            }
+            Ok(Err(sqlx::Error::PoolClosed)) => Err(self.closed_error()),
+            Ok(Err(sqlx::Error::PoolTimedOut)) | Err(_) => match self.diagnose(pool, limit).await {
+                Some(cause) => Err(self.connect_error(cause)),
+                None => {
+                    self.timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(Error::PoolTimeout {
+                        database: self.key.database.to_string(),
+                        role: self.key.role.clone(),
+                        shard: self.key.shard.as_deref().map(str::to_string),
+                    })
+                }
+            },
+            Ok(Err(e)) => Err(self.connect_error(e)),
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        Error::PoolClosed {
+            database: self.key.database.to_string(),
+            role: self.key.role.clone(),
+        }
+    }
+
+    /// One direct connection attempt while the server is known to be failing.
+    async fn probe<DB: Session>(&self, pool: &sqlx::Pool<DB>) -> Result<(), Error> {
+        use sqlx::ConnectOptions as _;
+        let options = pool.connect_options();
+        let limit = self.pool_config.connect_timeout;
+        let attempt = async {
+            let mut conn = options.connect().await?;
+            setup::<DB>(&mut conn, &self.session, self.on_connect.as_ref()).await
+        };
+        match tokio::time::timeout(limit, attempt).await {
+            Ok(Ok(())) => {
+                self.failed_at.store(0, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.connect_error(e)),
+            Err(_) => Err(self.connect_error(no_answer(limit))),
+        }
+    }
+
+    /// Why a wait for a connection ran out: one direct attempt, bounded. `None` when it
+    /// connects (the server answers: the pool was busy); otherwise the driver's error, or
+    /// an I/O `TimedOut` when the attempt does not finish.
+    async fn diagnose<DB: Session>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        waited: Duration,
+    ) -> Option<sqlx::Error> {
+        use sqlx::ConnectOptions as _;
+        let options = pool.connect_options();
+        let attempt = async {
+            let mut conn = options.connect().await?;
+            setup::<DB>(&mut conn, &self.session, self.on_connect.as_ref()).await
+        };
+        match tokio::time::timeout(DIAGNOSE_LIMIT, attempt).await {
+            Ok(Err(e)) => Some(e),
+            Ok(Ok(())) => None,
+            Err(_) => Some(no_answer(waited)),
+        }
+    }
+
+    fn connect_error(&self, source: sqlx::Error) -> Error {
+        self.connect_errors.fetch_add(1, Ordering::Relaxed);
+        self.failed_at.store(now_ms().max(1), Ordering::Relaxed);
+        self.failure.notify_waiters();
+        tracing::warn!(
+            database = %self.key.database,
+            role = %self.key.role,
+            shard = self.key.shard.as_deref(),
+            pool = %self.key.kind,
+            error = %source,
+            "grant: cannot connect"
+        );
+        Error::Connect {
+            database: self.key.database.to_string(),
+            role: self.key.role.clone(),
+            shard: self.key.shard.as_deref().map(str::to_string),
+            source,
+        }
+    }
+
+    pub(super) fn recently_failed(&self) -> bool {
+        let at = self.failed_at.load(Ordering::Relaxed);
+        at != 0
+            && now_ms().saturating_sub(at)
+                < self.pool_config.connect_timeout.as_millis().max(1000) as u64
+    }
+}
+
+fn no_answer(waited: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no connection could be opened within {waited:?} (connect_timeout)"),
+    ))
+}
+
+/// Milliseconds since the first call in this process.
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1
+}
