@@ -414,7 +414,7 @@ async fn wait_or_timeout(deadline: Instant) -> Result<(), LockError> {
 }
 
 /// SQLITE_BUSY (5) and its extended codes, or SQLITE_LOCKED (6).
-fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+pub(crate) fn is_sqlite_busy(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);

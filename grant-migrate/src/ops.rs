@@ -189,13 +189,14 @@ async fn check_all(
     let mut errors = Vec::new();
     for plan in plans {
         let migrations = plan.migrations.clone();
+        let wait = m.lock_timeout;
         let checked = parallel(&plan.targets, m.concurrency, move |t| {
             let migrations = migrations.clone();
             async move {
                 if check_files {
                     t.check_creatable()?;
                 }
-                let (mut applied, locked) = t.read_with_lock().await?;
+                let (mut applied, locked) = t.read_with_lock(wait).await?;
                 if locked {
                     // Dirty rows under another runner's lock are migrations running now:
                     // counted as applied here; the run reads them again under the lock.
@@ -310,8 +311,9 @@ pub(crate) async fn status(m: &Migrator, database: Option<&str>) -> Result<Vec<T
     let (plans, _) = m.plans(database)?;
     let mut out = Vec::new();
     for plan in plans {
-        let read = parallel(&plan.targets, m.concurrency, |t| async move {
-            t.read_with_lock().await
+        let wait = m.lock_timeout;
+        let read = parallel(&plan.targets, m.concurrency, move |t| async move {
+            t.read_with_lock(wait).await
         })
         .await;
         for (t, result) in read {
@@ -362,7 +364,7 @@ pub(crate) async fn resolve(
         Some(_) => m.migrations(database)?,
         None => Vec::new(),
     };
-    let mut conn = t.connect().await?;
+    let mut conn = t.connect_within(m.lock_timeout).await?;
     target::lock(&t, &mut conn, m.lock_timeout).await?;
     let outcome = async {
         let applied = conn

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use grant_core::{Backend, PoolSlot};
 
 use crate::bookkeeping::Applied;
-use crate::conn::{Conn, LockError};
+use crate::conn::{is_sqlite_busy, Conn, LockError};
 use crate::error::MigrateError;
 use crate::plan::{plan_steps, Operation as Op};
 use crate::report::{Direction, Progress, Step, TargetReport};
@@ -80,9 +80,32 @@ impl Target {
     }
 
     pub async fn connect(&self) -> Result<Conn, MigrateError> {
-        Conn::acquire(&self.writer)
-            .await
-            .map_err(self.sql_err("connect"))
+        self.connect_within(Duration::ZERO).await
+    }
+
+    /// A connection of the target's writer pool. On SQLite, opening a connection can fail
+    /// at once with "database is locked" while another session holds the file's write
+    /// lock (setting the journal mode of a file still in rollback mode needs it, and
+    /// SQLite's busy handler does not wait there): that is retried until `wait` has
+    /// passed, like a lock wait.
+    pub async fn connect_within(&self, wait: Duration) -> Result<Conn, MigrateError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match Conn::acquire(&self.writer).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) if is_sqlite_busy(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) if is_sqlite_busy(&e) && !wait.is_zero() => {
+                    return Err(MigrateError::Locked {
+                        database: self.database.to_string(),
+                        shard: self.shard_name(),
+                        waited: wait,
+                    })
+                }
+                Err(e) => return Err(self.sql_err("connect")(e)),
+            }
+        }
     }
 
     /// For a SQLite file that does not exist yet: whether it can be created (its folder
@@ -120,11 +143,17 @@ impl Target {
     /// between) failed: a runner keeps its lock from writing a dirty row until it marks
     /// it done. SQLite cannot tell without taking the lock: there a dirty row (only
     /// no-transaction files write them) always reads as failed.
-    pub async fn read_with_lock(&self) -> Result<(Vec<Applied>, bool), MigrateError> {
+    ///
+    /// `wait`: how long a SQLite file locked by a runner may keep the connection from
+    /// opening (see [`Target::connect_within`]).
+    pub async fn read_with_lock(
+        &self,
+        wait: Duration,
+    ) -> Result<(Vec<Applied>, bool), MigrateError> {
         if self.is_missing() {
             return Ok((Vec::new(), false));
         }
-        let mut conn = self.connect().await?;
+        let mut conn = self.connect_within(wait).await?;
         let dirty = |rows: &[Applied]| -> Vec<i64> {
             rows.iter()
                 .filter(|a| !a.success)
@@ -226,7 +255,7 @@ async fn run_inner(
     if settings.stop.load(Ordering::SeqCst) {
         return Ok(());
     }
-    let mut conn = t.connect().await?;
+    let mut conn = t.connect_within(settings.lock_timeout).await?;
     lock(t, &mut conn, settings.lock_timeout).await?;
     let outcome = locked(t, &mut conn, op, migrations, settings, report).await;
     // Unlocking rolls back whatever is still open above the lock (SQLite: commits the
