@@ -355,6 +355,47 @@ impl Conn {
         })
     }
 
+    /// Replace the session's server-side statement timeout for a run (`None`: no limit):
+    /// PostgreSQL `statement_timeout`, MariaDB `max_statement_time`; nothing on SQLite
+    /// (and on MySQL, which has no such variable). Returns the statement that puts the
+    /// pool's setting back, to run before the connection goes back to the pool.
+    pub fn override_statement_timeout<'a>(
+        &'a mut self,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Option<String>, sqlx::Error>> {
+        Box::pin(async move {
+            match self {
+                Conn::Pg(_) => {
+                    let ms = timeout.map_or(0, |t| t.as_millis().clamp(1, i32::MAX as u128));
+                    self.execute_raw(&format!("SET statement_timeout = {ms}"))
+                        .await?;
+                    // RESET goes back to the value the pool's connections start with.
+                    Ok(Some("RESET statement_timeout".to_string()))
+                }
+                Conn::My(_) => {
+                    let before = self
+                        .text_rows("SELECT CAST(@@SESSION.max_statement_time AS CHAR)")
+                        .await;
+                    let Ok(before) = before else {
+                        return Ok(None); // MySQL: no max_statement_time
+                    };
+                    let before: f64 = before
+                        .first()
+                        .and_then(|row| row.first().cloned().flatten())
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0.0);
+                    let secs = timeout.map_or(0.0, |t| t.as_secs_f64().max(0.001));
+                    self.execute_raw(&format!("SET SESSION max_statement_time = {secs:.3}"))
+                        .await?;
+                    Ok(Some(format!(
+                        "SET SESSION max_statement_time = {before:.3}"
+                    )))
+                }
+                Conn::Lite(_) => Ok(None),
+            }
+        })
+    }
+
     /// Close the session instead of returning it to the pool when it is dropped: for a
     /// connection whose lock or transaction could not be ended cleanly (closing the
     /// session lets the server end both).
@@ -364,6 +405,19 @@ impl Conn {
             Conn::My(c) => c.close_on_drop(),
             Conn::Lite(c) => c.close_on_drop(),
         }
+    }
+
+    /// Roll back the transactions a run left open, keeping the lock (SQLite: the lock
+    /// transaction stays).
+    pub fn abandon_above_lock<'a>(&'a mut self) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let keep = usize::from(matches!(self, Conn::Lite(_)));
+            while self.depth() > keep {
+                if self.rollback().await.is_err() {
+                    break;
+                }
+            }
+        })
     }
 
     /// Roll back whatever is open, for an error path (SQLite: this lets the lock go).

@@ -168,6 +168,7 @@ impl Migrator {
     fn settings(&self) -> RunSettings {
         RunSettings {
             lock_timeout: self.lock_timeout,
+            statement_timeout: self.statement_timeout,
             stop: Arc::new(AtomicBool::new(false)),
             stop_on_error: self.on_error == OnError::Fail,
             progress: self.progress.clone(),

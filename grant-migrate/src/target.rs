@@ -31,6 +31,9 @@ pub(crate) struct Target {
 #[derive(Clone)]
 pub(crate) struct RunSettings {
     pub lock_timeout: Duration,
+    /// Replaces the pool's server-side statement timeout for the run when set (the inner
+    /// `None`: no limit).
+    pub statement_timeout: Option<Option<Duration>>,
     /// Set when a target failed and the run stops at the next migration boundary.
     pub stop: Arc<AtomicBool>,
     pub stop_on_error: bool,
@@ -257,7 +260,25 @@ async fn run_inner(
     }
     let mut conn = t.connect_within(settings.lock_timeout).await?;
     lock(t, &mut conn, settings.lock_timeout).await?;
-    let outcome = locked(t, &mut conn, op, migrations, settings, report).await;
+    let mut restore = None;
+    let mut outcome = Ok(());
+    if let Some(timeout) = settings.statement_timeout {
+        match conn.override_statement_timeout(timeout).await {
+            Ok(r) => restore = r,
+            Err(e) => outcome = Err(t.sql_err("set the statement timeout")(e)),
+        }
+    }
+    if outcome.is_ok() {
+        outcome = locked(t, &mut conn, op, migrations, settings, report).await;
+    }
+    if let Some(sql) = restore {
+        // Outside any transaction the run left open: roll those back first.
+        conn.abandon_above_lock().await;
+        if let Err(e) = conn.execute_raw(&sql).await {
+            tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %e, "grant-migrate: cannot restore the statement timeout; closing the connection");
+            conn.discard();
+        }
+    }
     // Unlocking rolls back whatever is still open above the lock (SQLite: commits the
     // migrations done before a failure, which each released their savepoint).
     let unlocked = conn.unlock().await;

@@ -164,7 +164,7 @@ fn server_cli(base_url: &str, postgres: bool) {
         );
         assert_eq!(table_count(url, postgres, "users"), 1);
     }
-    run(&cfg, &["migrate"]).expect(0);
+    run(&cfg, &["migrate", "--statement-timeout", "10m"]).expect(0);
     let out = run(&cfg, &["revert", "--target", "1", "--database", "primary"]).expect(0);
     assert!(
         out.stdout
@@ -179,7 +179,7 @@ fn server_cli(base_url: &str, postgres: bool) {
         "{}",
         out.all()
     );
-    run(&cfg, &["migrate"]).expect(0);
+    run(&cfg, &["migrate", "--statement-timeout", "off"]).expect(0);
 
     // schema: files, and drift once a shard is changed by hand.
     run(

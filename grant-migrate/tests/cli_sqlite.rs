@@ -420,6 +420,7 @@ fn failures_exit_1_once_without_colour_and_change_nothing() {
     )
     .expect(2);
     run(&cfg, &["migrate", "--lock-timeout", "soon"]).expect(2);
+    run(&cfg, &["migrate", "--statement-timeout", "0s"]).expect(2);
     let out = run(&cfg, &["--help"]).expect(0);
     for command in [
         "new", "migrate", "revert", "redo", "reset", "status", "resolve", "create", "drop",

@@ -26,7 +26,13 @@ where
     let urls = names.iter().map(|n| with_database(admin_url, n)).collect();
     let outcome = tokio::spawn(body(urls)).await;
     for name in &names {
-        common::server_exec(admin_url, &format!("DROP DATABASE IF EXISTS {name}")).await;
+        // FORCE (PostgreSQL): a pool connection still closing must not hold the drop up.
+        let force = if admin_url.starts_with("postgres") {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
+        common::server_exec(admin_url, &format!("DROP DATABASE IF EXISTS {name}{force}")).await;
     }
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
@@ -245,4 +251,80 @@ fn url_database_replacement() {
         "mysql://grant@127.0.0.1:3306/x?ssl-mode=disabled"
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+}
+
+/// `--statement-timeout off` (here `statement_timeout(None)`) lifts the pool's server-side
+/// limit for the run's statements, and the pool's own setting is back afterwards.
+async fn statement_timeout_for_the_run(backend: Backend, urls: Vec<String>) {
+    let tmp = TempDir::new("stmt_timeout");
+    let dir = tmp.sub("migrations");
+    let (record, show) = match backend {
+        Backend::Postgres => (
+            "CREATE TABLE st AS SELECT current_setting('statement_timeout') AS v;\n",
+            "SELECT current_setting('statement_timeout') AS v",
+        ),
+        _ => (
+            "CREATE TABLE st AS SELECT CAST(@@SESSION.max_statement_time AS CHAR) AS v;\n",
+            "SELECT CAST(@@SESSION.max_statement_time AS CHAR) AS v",
+        ),
+    };
+    write(&dir, "0001_record.sql", record);
+    let db = DatabaseConfig::new(&urls[0])
+        .migrations(&dir)
+        .statement_timeout(Some(std::time::Duration::from_secs(30)))
+        .pool(grant_core::PoolConfig {
+            max_connections: 1,
+            ..Default::default()
+        });
+    let grant = grant_of(vec![("primary", db)]);
+    Migrator::new(&grant)
+        .statement_timeout(None)
+        .migrate_all()
+        .await
+        .unwrap();
+    let during: String = connection()
+        .role(Role::Writing)
+        .run(raw("SELECT v FROM st").on("primary").fetch_all(&grant))
+        .await
+        .unwrap()[0]
+        .get("v")
+        .unwrap();
+    let after: String = connection()
+        .role(Role::Writing)
+        .run(raw(show).on("primary").fetch_all(&grant))
+        .await
+        .unwrap()[0]
+        .get("v")
+        .unwrap();
+    if backend == Backend::Postgres {
+        assert_eq!((during.as_str(), after.as_str()), ("0", "30s"));
+    } else {
+        assert_eq!(during.parse::<f64>().unwrap(), 0.0, "{during}");
+        assert_eq!(after.parse::<f64>().unwrap(), 30.0, "{after}");
+    }
+    grant.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statement_timeout_for_the_run() {
+    let Ok(url) = std::env::var("GRANT_TEST_POSTGRES_URL") else {
+        println!("skipped: GRANT_TEST_POSTGRES_URL not set");
+        return;
+    };
+    with_databases(&url, 1, |urls| {
+        statement_timeout_for_the_run(Backend::Postgres, urls)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_statement_timeout_for_the_run() {
+    let Ok(url) = std::env::var("GRANT_TEST_MARIADB_URL") else {
+        println!("skipped: GRANT_TEST_MARIADB_URL not set");
+        return;
+    };
+    with_databases(&url, 1, |urls| {
+        statement_timeout_for_the_run(Backend::MySql, urls)
+    })
+    .await;
 }

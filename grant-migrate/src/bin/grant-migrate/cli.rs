@@ -62,6 +62,10 @@ pub struct RunOptions {
     /// Targets of one database worked on at once.
     #[arg(long, default_value_t = grant_migrate::DEFAULT_CONCURRENCY, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     pub concurrency: usize,
+    /// Server-side limit of one migration statement (e.g. 2h), or `off`; default: the
+    /// database's `statement_timeout` from the config (30s unless set).
+    #[arg(long, value_parser = parse_timeout, value_name = "DURATION|off")]
+    pub statement_timeout: Option<StatementTimeout>,
     /// When a target fails: stop every target at its next migration, or let the others finish.
     #[arg(long, value_enum, default_value_t = OnErrorArg::Fail)]
     pub on_error: OnErrorArg,
@@ -174,6 +178,21 @@ pub enum Command {
     },
 }
 
+/// `--statement-timeout`: a limit, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementTimeout(pub Option<Duration>);
+
+/// A duration, or `off` / `none` for no limit.
+pub fn parse_timeout(s: &str) -> Result<StatementTimeout, String> {
+    match s.trim() {
+        "off" | "none" => Ok(StatementTimeout(None)),
+        other => match parse_duration(other)? {
+            d if d.is_zero() => Err("use `off` for no limit, or a positive duration".to_string()),
+            d => Ok(StatementTimeout(Some(d))),
+        },
+    }
+}
+
 /// `30s`, `500ms`, `2m`, `1h`, or a number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -216,6 +235,12 @@ mod tests {
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+        assert_eq!(parse_timeout("off"), Ok(StatementTimeout(None)));
+        assert_eq!(
+            parse_timeout("2h"),
+            Ok(StatementTimeout(Some(Duration::from_secs(7200))))
+        );
+        assert!(parse_timeout("0s").is_err());
     }
 
     #[test]

@@ -225,12 +225,15 @@ async fn operation(
     run: &RunOptions,
     op: Operation,
 ) -> ExitCode {
-    let migrator = migrator
+    let mut migrator = migrator
         .concurrency(run.concurrency)
         .on_error(match run.on_error {
             OnErrorArg::Fail => OnError::Fail,
             OnErrorArg::Continue => OnError::Continue,
         });
+    if let Some(cli::StatementTimeout(timeout)) = run.statement_timeout {
+        migrator = migrator.statement_timeout(timeout);
+    }
     if run.dry_run {
         return match migrator.plan(db, op).await {
             Ok(plans) => {
