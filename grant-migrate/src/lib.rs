@@ -108,7 +108,7 @@
 //! | command | what it does |
 //! |---------|--------------|
 //! | `new NAME --database D [--reversible]` | creates `<UTC timestamp>_<NAME>.sql` (and `.down.sql`) in D's folder |
-//! | `migrate [--target V] [--dry-run] [--concurrency N] [--on-error fail\|continue]` | applies pending migrations everywhere |
+//! | `migrate [--target V] [--dry-run] [--concurrency N] [--on-error fail\|continue] [--statement-timeout D\|off]` | applies pending migrations everywhere |
 //! | `revert [--steps N \| --target V]` | reverts the latest N (default 1), or everything newer than V |
 //! | `redo [--steps N]` | reverts the latest N, then applies them again |
 //! | `reset --force` | reverts everything, then applies everything |
@@ -117,7 +117,8 @@
 //! | `create`, `drop --force`, `prepare` | creates / drops the databases and shard databases (never a replica); create then migrate |
 //! | `schema [--out DIR] [--check]` | writes each target's schema and `schema.json`; `--check` reports shards that drifted from their database's first shard |
 //!
-//! Exit codes: 0 success, 1 failure, 2 usage error. Progress is one bar per target on a
+//! `revert`, `redo`, `reset` and `prepare` take the same run options as `migrate`. Exit
+//! codes: 0 success, 1 failure, 2 usage error. Progress is one bar per target on a
 //! terminal, plain lines otherwise; no colour when piped or with `NO_COLOR`.
 //!
 //! ## As a library
