@@ -10,7 +10,7 @@
 use grant::{connected_to, Config, DatabaseConfig, Grant, Model, Role};
 
 #[derive(Model, Debug, Clone)]
-#[grant(table = "authors")]
+#[grant(table = "authors", timestamps)] // `created_at` is filled on insert
 struct Author {
     id: i64,
     name: String,

@@ -6,7 +6,7 @@ use common::Engine;
 use grant::{Grant, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
-#[grant(table = "crud_people")]
+#[grant(table = "crud_people", timestamps)]
 struct Person {
     id: i64,
     name: String,
@@ -85,7 +85,7 @@ async fn crud(e: &Engine) {
         "SELECT name, years FROM crud_people WHERE id >= {} ORDER BY id",
         e.ph(1)
     );
-    let row = grant::raw(sql.clone())
+    let row = grant::raw(grant::AssertSqlSafe(&sql))
         .bind(ann.id)
         .fetch_optional(&db)
         .await
@@ -95,7 +95,7 @@ async fn crud(e: &Engine) {
     assert_eq!(row.get_at::<i32>(1).unwrap(), 32);
     assert_eq!(row.columns(), ["name", "years"]);
     assert!(row.get::<String>("missing").is_err());
-    let none = grant::raw(sql)
+    let none = grant::raw(grant::AssertSqlSafe(sql))
         .bind(i64::MAX)
         .fetch_optional(&db)
         .await

@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::Engine;
-use grant::{raw, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind, Role};
+use grant::{
+    raw, AssertSqlSafe, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind, Role,
+};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[grant(table = "handler_items", database = "tenant_a")]
@@ -92,11 +94,13 @@ async fn runtime_registration(e: &Engine) {
             .execute(&db)
             .await
             .unwrap();
-        raw(e.ddl("CREATE TABLE handler_items (id {pk}, label {text} NOT NULL)"))
-            .on("tenant_a")
-            .execute(&db)
-            .await
-            .unwrap();
+        raw(AssertSqlSafe(e.ddl(
+            "CREATE TABLE handler_items (id {pk}, label {text} NOT NULL)",
+        )))
+        .on("tenant_a")
+        .execute(&db)
+        .await
+        .unwrap();
     })
     .await;
     let mut item = TenantItem {

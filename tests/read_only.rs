@@ -172,6 +172,10 @@ async fn attempts<M: Note>(
     attempt!("model insert", fresh.insert(db));
     let mut many = vec![M::new("a"), M::new("b")];
     attempt!("model insert_all", M::insert_all(db, &mut many));
+    attempt!(
+        "model insert_all_without_keys",
+        M::insert_all_without_keys(db, &mut many)
+    );
     attempt!("model update", existing.update(db));
     attempt!("model delete", existing.delete(db));
     attempt!(
@@ -187,10 +191,14 @@ async fn attempts<M: Note>(
     );
     attempt!(
         "find_by_sql INSERT .. RETURNING",
-        M::find_by_sql(db, &returning, vec!["x".into()])
+        M::find_by_sql(
+            db,
+            grant::AssertSqlSafe(returning.clone()),
+            vec!["x".into()]
+        )
     );
 
-    let raw_on = |sql: &str| raw(sql.to_string()).on(database);
+    let raw_on = |sql: &str| raw(grant::AssertSqlSafe(sql.to_string())).on(database);
     attempt!(
         "raw execute INSERT",
         raw_on("INSERT INTO ro_notes (body) VALUES ('x')").execute(db)

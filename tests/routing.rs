@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::Engine;
 use grant::{
-    connected_to, connection, raw, while_preventing_writes, Backend, Config, DatabaseConfig, Error,
-    Grant, Model, ReadOnlyReason, Role,
+    connected_to, connection, raw, while_preventing_writes, AssertSqlSafe, Backend, Config,
+    DatabaseConfig, Error, Grant, Model, ReadOnlyReason, Role,
 };
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -442,10 +442,10 @@ async fn transactions(e: &Engine) {
         body: "committed".into(),
     };
     b.insert(&mut tx).await.unwrap();
-    raw(format!(
+    raw(AssertSqlSafe(format!(
         "UPDATE routing_notes SET body = 'raw in tx' WHERE id = {}",
         e.ph(1)
-    ))
+    )))
     .bind(b.id)
     .execute(&mut tx)
     .await

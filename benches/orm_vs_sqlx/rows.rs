@@ -17,15 +17,17 @@ pub(crate) enum Op {
     Filter100,
     InsertOne,
     InsertAll1000,
+    InsertAll1000NoKeys,
     UpdateOne,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 5] = [
+    pub(crate) const ALL: [Op; 6] = [
         Op::FindByPk,
         Op::Filter100,
         Op::InsertOne,
         Op::InsertAll1000,
+        Op::InsertAll1000NoKeys,
         Op::UpdateOne,
     ];
 
@@ -35,12 +37,16 @@ impl Op {
             Op::Filter100 => "filter_100_rows",
             Op::InsertOne => "insert_one",
             Op::InsertAll1000 => "insert_all_1000",
+            Op::InsertAll1000NoKeys => "insert_all_1000_without_keys",
             Op::UpdateOne => "update_one",
         }
     }
 
     pub(crate) fn writes(self) -> bool {
-        matches!(self, Op::InsertOne | Op::InsertAll1000)
+        matches!(
+            self,
+            Op::InsertOne | Op::InsertAll1000 | Op::InsertAll1000NoKeys
+        )
     }
 }
 
@@ -145,6 +151,26 @@ impl Fixture {
                 }
                 assert!(black_box(batch)[0].id > SEED_ROWS);
             }
+            (Op::InsertAll1000NoKeys, Side::Grant) => {
+                let n = Item::insert_all_without_keys(&self.grant, &mut batch)
+                    .await
+                    .unwrap();
+                assert_eq!(black_box(n), BATCH as u64);
+            }
+            (Op::InsertAll1000NoKeys, Side::Sqlx) => {
+                let n = with_pool!(&self.pool, |p| {
+                    let mut q = sqlx::query(&self.sql.insert_batch_no_keys);
+                    for r in &batch {
+                        q = q
+                            .bind(r.name.as_str())
+                            .bind(r.category)
+                            .bind(r.score)
+                            .bind(r.email.as_deref());
+                    }
+                    q.execute(p).await.unwrap().rows_affected()
+                });
+                assert_eq!(black_box(n), BATCH as u64);
+            }
             (Op::UpdateOne, side) => {
                 let row = &mut batch[0];
                 let updated = match side {
@@ -174,7 +200,7 @@ pub(crate) fn bench_engine(c: &mut Criterion, rt: &Runtime, fixture: &Fixture) {
             .sample_size(SAMPLES)
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3));
-        if op == Op::InsertAll1000 {
+        if matches!(op, Op::InsertAll1000 | Op::InsertAll1000NoKeys) {
             group.sampling_mode(SamplingMode::Flat);
         }
         for (name, side) in [("grant", Side::Grant), ("sqlx", Side::Sqlx)] {

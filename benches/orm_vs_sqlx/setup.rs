@@ -68,6 +68,8 @@ pub(crate) struct Sql {
     pub(crate) filter: String,
     pub(crate) insert: String,
     pub(crate) insert_batch: String,
+    /// `insert_batch` without `RETURNING`.
+    pub(crate) insert_batch_no_keys: String,
     pub(crate) update: String,
 }
 
@@ -103,9 +105,9 @@ impl Sql {
                     p(n + 4)
                 ));
             }
-            sql.push_str(r#" RETURNING "id""#);
             sql
         };
+        let returning = |sql: String| sql + r#" RETURNING "id""#;
         let update = format!(
             r#"UPDATE "bench_items" SET "name" = {}, "category" = {}, "score" = {}, "email" = {} WHERE "id" = {}"#,
             p(1),
@@ -117,8 +119,9 @@ impl Sql {
         let sql = Sql {
             find,
             filter,
-            insert: insert_rows(1),
-            insert_batch: insert_rows(BATCH),
+            insert: returning(insert_rows(1)),
+            insert_batch: returning(insert_rows(BATCH)),
+            insert_batch_no_keys: insert_rows(BATCH),
             update,
         };
         // The fixed statements must be Grant's own, byte for byte.
@@ -209,7 +212,7 @@ impl Fixture {
             ),
             "CREATE INDEX bench_items_category_id ON bench_items (category, id)".to_string(),
         ] {
-            grant::raw(ddl).execute(&grant).await.expect("ddl");
+            grant::raw(grant::AssertSqlSafe(ddl)).execute(&grant).await.expect("ddl");
         }
         let mut seed: Vec<Item> = (0..SEED_ROWS)
             .map(|i| item(i, (i % CATEGORIES) as i32))
@@ -278,6 +281,7 @@ impl Fixture {
                 &self.sql.filter,
                 &self.sql.insert,
                 &self.sql.insert_batch,
+                &self.sql.insert_batch_no_keys,
                 &self.sql.update,
             ];
             // Hold both connections at once so each is inspected.
@@ -317,7 +321,7 @@ impl Fixture {
     /// `insert_all`, the next row (with a changed score) for `update_one`.
     pub(crate) fn input(&self, op: Op, i: u64) -> Vec<Item> {
         match op {
-            Op::InsertAll1000 => self.batch.clone(),
+            Op::InsertAll1000 | Op::InsertAll1000NoKeys => self.batch.clone(),
             Op::UpdateOne => {
                 let mut rows = self.updatable.borrow_mut();
                 let n = rows.len();

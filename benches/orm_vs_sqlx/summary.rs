@@ -72,7 +72,7 @@ pub(crate) fn summary() {
             2 * SAMPLES
         );
         println!(
-            "{:<28} {:>12} {:>12} {:>10} {:>8}",
+            "{:<40} {:>12} {:>12} {:>10} {:>8}",
             "row", "grant", "sqlx", "g/s", "paired"
         );
         for (row, samples) in rows {
@@ -85,7 +85,7 @@ pub(crate) fn summary() {
                 .collect();
             let (g, s) = (median(&mut g), median(&mut s));
             println!(
-                "{:<28} {:>12} {:>12} {:>9.3}x {:>7.3}x",
+                "{:<40} {:>12} {:>12} {:>9.3}x {:>7.3}x",
                 row,
                 fmt_ns(g),
                 fmt_ns(s),

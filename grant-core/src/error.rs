@@ -206,8 +206,9 @@ pub enum Error {
         model: &'static str,
         /// The key column.
         column: &'static str,
-        /// The value the database generated.
-        value: i64,
+        /// The value the database generated (`i128` holds every signed and unsigned
+        /// 64-bit key, e.g. a MariaDB `BIGINT UNSIGNED` above `i64::MAX`).
+        value: i128,
     },
 }
 

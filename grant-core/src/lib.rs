@@ -24,6 +24,7 @@ pub mod query;
 mod raw;
 mod role;
 mod sql;
+mod sql_str;
 mod transaction;
 mod value;
 
@@ -42,6 +43,7 @@ pub use query::{Column, Expr, Order, Query};
 pub use raw::{raw, RawQuery, Row};
 pub use role::Role;
 pub use sql::{SqlWriter, Statements};
+pub use sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use transaction::Transaction;
 pub use value::{ColumnType, SqlType, Timestamp, Value};
 
@@ -67,10 +69,10 @@ pub mod __private {
     }
 
     /// Convert a generated integer key into the model's key type.
-    pub fn generated_key<K: TryFrom<i64>>(
+    pub fn generated_key<K: TryFrom<i128>>(
         model: &'static str,
         column: &'static str,
-        value: i64,
+        value: i128,
     ) -> Result<K, Error> {
         K::try_from(value).map_err(|_| Error::KeyOverflow {
             model,

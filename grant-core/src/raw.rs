@@ -6,8 +6,6 @@
 //! statements, ...) and every `execute` are writes: routed to the writer and refused on
 //! read-only targets before any SQL is sent.
 
-use std::borrow::Cow;
-
 use sqlx::mysql::MySqlRow;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -15,6 +13,7 @@ use sqlx::{Column as _, Row as _};
 
 use crate::error::{Error, Result};
 use crate::exec::{self, Access, Request};
+use crate::sql_str::{SqlSafeStr, SqlStr};
 use crate::value::{ColumnType, Value};
 use crate::Executor;
 
@@ -22,24 +21,30 @@ use crate::Executor;
 #[derive(Debug, Clone)]
 #[must_use = "a raw query does nothing until fetched or executed"]
 pub struct RawQuery {
-    sql: Cow<'static, str>,
+    sql: SqlStr,
     binds: Vec<Value>,
     database: Option<String>,
 }
 
 /// A raw SQL statement, routed like any other.
 ///
+/// The text is a string literal, or text built at runtime wrapped in
+/// [`AssertSqlSafe`](crate::AssertSqlSafe) (see [`SqlSafeStr`]): nothing in it is escaped,
+/// so values go through [`RawQuery::bind`].
+///
 /// ```no_run
 /// # async fn demo(db: &grant_core::Grant) -> grant_core::Result<()> {
-/// use grant_core::raw;
+/// use grant_core::{raw, AssertSqlSafe};
 /// let rows = raw("SELECT name FROM users WHERE id = ?").bind(1i64).fetch_all(db).await?;
 /// let name: String = rows[0].get("name")?;
 /// raw("DELETE FROM sessions").on("primary").execute(db).await?;
+/// let table = "audit_log"; // chosen by the program, not by a user
+/// raw(AssertSqlSafe(format!("DELETE FROM {table}"))).execute(db).await?;
 /// # Ok(()) }
 /// ```
-pub fn raw(sql: impl Into<Cow<'static, str>>) -> RawQuery {
+pub fn raw(sql: impl SqlSafeStr) -> RawQuery {
     RawQuery {
-        sql: sql.into(),
+        sql: sql.into_sql_str(),
         binds: Vec::new(),
         database: None,
     }

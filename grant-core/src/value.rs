@@ -168,6 +168,7 @@ macro_rules! column_type {
                 row: &SqliteRow,
                 index: I,
             ) -> Result<Self, sqlx::Error> {
+                sqlite_not_null(row, index)?;
                 row.try_get(index)
             }
         }
@@ -179,6 +180,23 @@ macro_rules! column_type {
             }
         }
     };
+}
+
+/// SQLite's driver decodes `NULL` as `0` / `""` / an empty blob; PostgreSQL's and MariaDB's
+/// refuse it. Refuse it on SQLite too, with the same error, so a `NULL` in a non-`Option`
+/// field is never read as a made-up value.
+#[inline]
+fn sqlite_not_null<I: ColumnIndex<SqliteRow> + Copy>(
+    row: &SqliteRow,
+    index: I,
+) -> Result<(), sqlx::Error> {
+    if row.try_get_raw(index)?.is_null() {
+        return Err(sqlx::Error::ColumnDecode {
+            index: format!("{index:?}"),
+            source: Box::new(sqlx::error::UnexpectedNullError),
+        });
+    }
+    Ok(())
 }
 
 column_type!(bool, Bool, Bool, |v| *v);
@@ -256,8 +274,9 @@ impl<T: ColumnType> ColumnType for Option<T> {
     }
 }
 
-/// A column type that Grant can fill with the current time on insert and update
-/// (`created_at` / `updated_at`).
+/// A column type that Grant can fill with the current time on insert and update: the type
+/// of a field the model declares an automatic timestamp (`#[grant(timestamps)]`,
+/// `#[grant(created_at)]`, `#[grant(updated_at)]`).
 ///
 /// ```
 /// use grant_core::Timestamp;
@@ -267,8 +286,8 @@ impl<T: ColumnType> ColumnType for Option<T> {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot hold an automatic timestamp",
-    label = "fields named `created_at`/`updated_at` are filled with the current time",
-    note = "use chrono::DateTime<Utc>, chrono::NaiveDateTime or an Option of these; or give the field another name (#[grant(rename = \"created_at\")] keeps the column)"
+    label = "an automatic timestamp is filled with the current time",
+    note = "use chrono::DateTime<Utc>, chrono::NaiveDateTime or an Option of these; or drop `#[grant(timestamps)]` / `#[grant(created_at)]` / `#[grant(updated_at)]` to store the field as it is"
 )]
 pub trait Timestamp {
     /// Set to `now`.

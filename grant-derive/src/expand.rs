@@ -162,7 +162,7 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                     self.#key_ident = key;
                 }
 
-                fn set_generated_key(&mut self, key: i64) -> ::grant::Result<()> {
+                fn set_generated_key(&mut self, key: i128) -> ::grant::Result<()> {
                     #set_generated
                 }
 

@@ -9,6 +9,9 @@
 //!   pluralised naively with `s`/`es`/`ies`).
 //! - `#[grant(database = "primary")]`: the database entry for both roles.
 //! - `#[connects_to(writing = "primary", reading = "primary_replica")]`: one entry per role.
+//! - `#[grant(timestamps)]`: the fields named `created_at` and `updated_at` are automatic
+//!   timestamps (at least one must exist). `#[grant(timestamps = false)]` says explicitly
+//!   that none is.
 //!
 //! Field attributes:
 //! - `#[grant(primary_key)]`: the key (default: the field named `id`). Integer keys are
@@ -16,9 +19,31 @@
 //!   say) are supplied by the client.
 //! - `#[grant(rename = "column")]`: the column's name in SQL.
 //! - `#[grant(skip)]`: not a column; filled with `Default::default()` when loading.
+//! - `#[grant(created_at)]` / `#[grant(updated_at)]`: this field, whatever its name, is an
+//!   automatic timestamp.
 //!
-//! Fields named `created_at` and `updated_at` are filled with the current time on insert
-//! (both) and update (`updated_at`).
+//! **Automatic timestamps are opt-in.** Grant fills a `created_at` timestamp with the
+//! current time on insert, and an `updated_at` one on insert and update, only where the
+//! model declares them as above; a field merely *named* `created_at` is an ordinary column
+//! stored as it is (imported data keeps its own times). Their type is
+//! `chrono::DateTime<Utc>`, `chrono::NaiveDateTime` or an `Option` of these.
+//!
+//! ```ignore
+//! #[derive(grant::Model)]
+//! #[grant(timestamps)]                  // created_at and updated_at are filled
+//! struct Post { id: i64, title: String, created_at: chrono::DateTime<chrono::Utc>, updated_at: chrono::DateTime<chrono::Utc> }
+//!
+//! #[derive(grant::Model)]
+//! struct Import {                       // no attribute: stored as given
+//!     id: i64,
+//!     created_at: chrono::DateTime<chrono::Utc>,
+//!     #[grant(updated_at)]              // any name
+//!     touched: Option<chrono::NaiveDateTime>,
+//! }
+//! ```
+//!
+//! Every attribute is given at most once; a repeat, or two that contradict each other, is a
+//! compile error pointing at it.
 
 #![warn(missing_docs)]
 

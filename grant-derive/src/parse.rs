@@ -31,8 +31,10 @@ pub struct FieldInput {
 /// Which automatic timestamp a field is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum TimestampKind {
-    Created,
-    Updated,
+    /// Filled on insert.
+    Created = 0,
+    /// Filled on insert and update.
+    Updated = 1,
 }
 
 impl FieldInput {
@@ -61,6 +63,34 @@ impl Errors {
     fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
+}
+
+/// An attribute's value, and where it was written (for errors about a repeat or a conflict).
+struct Seen<T> {
+    value: T,
+    span: Span,
+}
+
+/// Record attribute `name` once; a repeat is an error pointing at the repeat.
+fn once<T>(slot: &mut Option<Seen<T>>, value: T, span: Span, name: &str) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            span,
+            format!("`{name}` is given twice; keep one"),
+        ));
+    }
+    *slot = Some(Seen { value, span });
+    Ok(())
+}
+
+/// What the container says about automatic timestamps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Timestamps {
+    /// `#[grant(timestamps)]` / `#[grant(timestamps = true)]`: fields named `created_at`
+    /// and `updated_at` are filled.
+    ByName,
+    /// `#[grant(timestamps = false)]`: no field is filled.
+    Off,
 }
 
 impl ModelInput {
@@ -97,20 +127,35 @@ impl ModelInput {
         };
 
         let mut table = None;
-        let mut database: Option<(String, Span)> = None;
-        let mut writing: Option<(String, Span)> = None;
-        let mut reading = None;
+        let mut database: Option<Seen<String>> = None;
+        let mut writing: Option<Seen<String>> = None;
+        let mut reading: Option<Seen<String>> = None;
+        let mut timestamps: Option<Seen<Timestamps>> = None;
         for attr in &input.attrs {
             if attr.path().is_ident("grant") {
                 let r = attr.parse_nested_meta(|meta| {
+                    let span = meta.path.span();
                     if meta.path.is_ident("table") {
-                        table = Some(non_empty(meta.value()?.parse::<LitStr>()?, "table")?);
+                        let v = non_empty(meta.value()?.parse::<LitStr>()?, "table")?;
+                        once(&mut table, v, span, "table")?;
                     } else if meta.path.is_ident("database") {
-                        let lit = meta.value()?.parse::<LitStr>()?;
-                        database = Some((non_empty(lit.clone(), "database")?, lit.span()));
+                        let v = non_empty(meta.value()?.parse::<LitStr>()?, "database")?;
+                        once(&mut database, v, span, "database")?;
+                    } else if meta.path.is_ident("timestamps") {
+                        let on = if meta.input.peek(syn::Token![=]) {
+                            meta.value()?.parse::<syn::LitBool>()?.value
+                        } else {
+                            true
+                        };
+                        let v = if on {
+                            Timestamps::ByName
+                        } else {
+                            Timestamps::Off
+                        };
+                        once(&mut timestamps, v, span, "timestamps")?;
                     } else {
                         return Err(meta.error(format!(
-                            "unknown attribute `{}`; expected `table` or `database`",
+                            "unknown attribute `{}`; expected `table`, `database` or `timestamps`",
                             path_name(&meta.path)
                         )));
                     }
@@ -121,11 +166,13 @@ impl ModelInput {
                 }
             } else if attr.path().is_ident("connects_to") {
                 let r = attr.parse_nested_meta(|meta| {
+                    let span = meta.path.span();
                     if meta.path.is_ident("writing") {
-                        let lit = meta.value()?.parse::<LitStr>()?;
-                        writing = Some((non_empty(lit.clone(), "writing")?, lit.span()));
+                        let v = non_empty(meta.value()?.parse::<LitStr>()?, "writing")?;
+                        once(&mut writing, v, span, "writing")?;
                     } else if meta.path.is_ident("reading") {
-                        reading = Some(non_empty(meta.value()?.parse::<LitStr>()?, "reading")?);
+                        let v = non_empty(meta.value()?.parse::<LitStr>()?, "reading")?;
+                        once(&mut reading, v, span, "reading")?;
                     } else {
                         return Err(meta.error(format!(
                             "unknown role `{}` in connects_to; expected `writing` or `reading`",
@@ -139,7 +186,7 @@ impl ModelInput {
                 }
             }
         }
-        if let (Some(_), Some((_, span))) = (&database, &writing) {
+        if let (Some(_), Some(Seen { span, .. })) = (&database, &writing) {
             errors.push(syn::Error::new(
                 *span,
                 "both #[grant(database)] and #[connects_to(writing)] name the writer; keep one",
@@ -147,26 +194,48 @@ impl ModelInput {
         }
 
         let mut fields = Vec::new();
+        let mut marks = Vec::new();
         let mut marked_key: Option<(usize, bool)> = None;
         for (i, f) in named.named.iter().enumerate() {
             let ident = f.ident.clone().expect("named fields have names");
-            let mut column = None;
-            let mut skip = false;
-            let mut key = false;
-            let mut manual = false;
+            let mut column: Option<Seen<String>> = None;
+            let mut skip: Option<Seen<()>> = None;
+            let mut key: Option<Seen<()>> = None;
+            let mut manual: Option<Seen<()>> = None;
+            let mut mark: Option<Seen<TimestampKind>> = None;
             for attr in f.attrs.iter().filter(|a| a.path().is_ident("grant")) {
                 let r = attr.parse_nested_meta(|meta| {
+                    let span = meta.path.span();
                     if meta.path.is_ident("primary_key") {
-                        key = true;
+                        once(&mut key, (), span, "primary_key")?;
                     } else if meta.path.is_ident("manual") {
-                        manual = true;
+                        once(&mut manual, (), span, "manual")?;
                     } else if meta.path.is_ident("skip") {
-                        skip = true;
+                        once(&mut skip, (), span, "skip")?;
                     } else if meta.path.is_ident("rename") {
-                        column = Some(non_empty(meta.value()?.parse::<LitStr>()?, "rename")?);
+                        let v = non_empty(meta.value()?.parse::<LitStr>()?, "rename")?;
+                        once(&mut column, v, span, "rename")?;
+                    } else if meta.path.is_ident("created_at") || meta.path.is_ident("updated_at") {
+                        let kind = if meta.path.is_ident("created_at") {
+                            TimestampKind::Created
+                        } else {
+                            TimestampKind::Updated
+                        };
+                        if let Some(first) = &mark {
+                            return Err(syn::Error::new(
+                                span,
+                                if first.value == kind {
+                                    format!("`{}` is given twice; keep one", kind.name())
+                                } else {
+                                    "a field is either `created_at` or `updated_at`, not both"
+                                        .to_string()
+                                },
+                            ));
+                        }
+                        mark = Some(Seen { value: kind, span });
                     } else {
                         return Err(meta.error(format!(
-                            "unknown attribute `{}`; expected `primary_key`, `manual`, `rename` or `skip`",
+                            "unknown attribute `{}`; expected `primary_key`, `manual`, `rename`, `skip`, `created_at` or `updated_at`",
                             path_name(&meta.path)
                         )));
                     }
@@ -176,6 +245,19 @@ impl ModelInput {
                     errors.push(e);
                 }
             }
+            let (key, manual) = (key.is_some(), manual.is_some());
+            if let Some(m) = &mark {
+                if skip.is_some() || key {
+                    errors.push(syn::Error::new(
+                        m.span,
+                        format!(
+                            "`{}` fills a stored column: it cannot be on a skipped field or the primary key",
+                            m.value.name()
+                        ),
+                    ));
+                }
+            }
+            let skip = skip.is_some();
             if manual && !key {
                 errors.push(syn::Error::new(
                     ident.span(),
@@ -202,20 +284,17 @@ impl ModelInput {
                 }
             }
             let name = unraw(&ident);
-            let timestamp = match (skip, name.as_str()) {
-                (false, "created_at") => Some(TimestampKind::Created),
-                (false, "updated_at") => Some(TimestampKind::Updated),
-                _ => None,
-            };
+            marks.push(mark);
             fields.push(FieldInput {
-                column: column.unwrap_or_else(|| name.clone()),
+                column: column.map_or_else(|| name.clone(), |c| c.value),
                 inner: option_inner(&f.ty).cloned(),
                 ty: f.ty.clone(),
                 ident,
                 skip,
-                timestamp,
+                timestamp: None,
             });
         }
+        resolve_timestamps(&mut fields, &marks, timestamps.as_ref(), &mut errors);
 
         let (primary_key, manual) = match marked_key {
             Some(k) => k,
@@ -254,14 +333,109 @@ impl ModelInput {
 
         let auto_increment = !manual && is_integer(&fields[primary_key].ty);
         Ok(ModelInput {
-            table: table.unwrap_or_else(|| default_table(&unraw(&input.ident))),
-            database: database.or(writing).map(|(name, _)| name),
-            reading,
+            table: table.map_or_else(|| default_table(&unraw(&input.ident)), |t| t.value),
+            database: database.or(writing).map(|d| d.value),
+            reading: reading.map(|r| r.value),
             ident: input.ident.clone(),
             fields,
             primary_key,
             auto_increment,
         })
+    }
+}
+
+impl TimestampKind {
+    fn name(self) -> &'static str {
+        match self {
+            TimestampKind::Created => "created_at",
+            TimestampKind::Updated => "updated_at",
+        }
+    }
+}
+
+/// Decide which fields are automatic timestamps: the fields marked `#[grant(created_at)]` /
+/// `#[grant(updated_at)]`, and with `#[grant(timestamps)]` the fields so named. At most one
+/// field of each kind; `#[grant(timestamps = false)]` admits no mark.
+fn resolve_timestamps(
+    fields: &mut [FieldInput],
+    marks: &[Option<Seen<TimestampKind>>],
+    container: Option<&Seen<Timestamps>>,
+    errors: &mut Errors,
+) {
+    let mut chosen: [Option<usize>; 2] = [None, None];
+    for (i, mark) in marks.iter().enumerate() {
+        let Some(mark) = mark else { continue };
+        if let Some(Seen {
+            value: Timestamps::Off,
+            span,
+        }) = container
+        {
+            let mut e = syn::Error::new(
+                mark.span,
+                format!(
+                    "`{}` conflicts with #[grant(timestamps = false)] on the struct",
+                    mark.value.name()
+                ),
+            );
+            e.combine(syn::Error::new(*span, "timestamps turned off here"));
+            errors.push(e);
+            continue;
+        }
+        let slot = &mut chosen[mark.value as usize];
+        match slot {
+            Some(first) => errors.push(syn::Error::new(
+                mark.span,
+                format!(
+                    "a second `{}` timestamp; field `{}` already is one",
+                    mark.value.name(),
+                    fields[*first].name()
+                ),
+            )),
+            None => *slot = Some(i),
+        }
+    }
+    if let Some(Seen {
+        value: Timestamps::ByName,
+        span,
+    }) = container
+    {
+        let mut found = false;
+        for kind in [TimestampKind::Created, TimestampKind::Updated] {
+            let named = fields
+                .iter()
+                .position(|f| !f.skip && f.name() == kind.name());
+            match (chosen[kind as usize], named) {
+                (None, Some(i)) => {
+                    chosen[kind as usize] = Some(i);
+                    found = true;
+                }
+                (Some(marked), Some(i)) if marked != i => {
+                    found = true;
+                    errors.push(syn::Error::new(
+                        fields[i].ident.span(),
+                        format!(
+                            "with #[grant(timestamps)], field `{}` is the `{}` timestamp, but field `{}` is marked as one too; keep one",
+                            fields[i].name(),
+                            kind.name(),
+                            fields[marked].name()
+                        ),
+                    ));
+                }
+                (Some(_), _) => found = true,
+                (None, None) => {}
+            }
+        }
+        if !found {
+            errors.push(syn::Error::new(
+                *span,
+                "#[grant(timestamps)] needs a field named `created_at` or `updated_at` (or mark a field #[grant(created_at)] / #[grant(updated_at)])",
+            ));
+        }
+    }
+    for kind in [TimestampKind::Created, TimestampKind::Updated] {
+        if let Some(i) = chosen[kind as usize] {
+            fields[i].timestamp = Some(kind);
+        }
     }
 }
 

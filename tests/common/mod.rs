@@ -127,11 +127,16 @@ impl Engine {
 
     /// Drop (if present) and create a table.
     pub async fn reset_table(&self, db: &Grant, table: &str, create: &str) {
-        grant::raw(format!("DROP TABLE IF EXISTS {table}"))
+        grant::raw(grant::AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS {table}"
+        )))
+        .execute(db)
+        .await
+        .unwrap();
+        grant::raw(grant::AssertSqlSafe(self.ddl(create)))
             .execute(db)
             .await
             .unwrap();
-        grant::raw(self.ddl(create)).execute(db).await.unwrap();
     }
 
     /// Placeholder number `n` (from 1) in this dialect.

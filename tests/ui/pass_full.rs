@@ -3,7 +3,7 @@
 use grant::{Model, SqlType};
 
 #[derive(Model, Debug, Clone)]
-#[grant(table = "accounts", database = "primary")]
+#[grant(table = "accounts", database = "primary", timestamps)]
 #[connects_to(reading = "primary_replica")]
 struct Account {
     #[grant(primary_key, manual)]

@@ -8,9 +8,9 @@ use crate::model::Model;
 use crate::query::{Assignment, QueryParts, Select};
 use crate::sql::{insert_columns, SqlWriter};
 use crate::transaction::TxInner;
-use crate::value::Value;
+use crate::value::{ColumnType as _, Value};
 
-use super::run::{bind_all, execute, fetch_all_on, fetch_optional_on};
+use super::run::{bind_all, execute, execute_on, fetch_all_on, fetch_optional_on};
 use super::{resolve, Access, Conn, Request, Target};
 
 /// Build the SQL and values of a SELECT of `M`.
@@ -149,7 +149,7 @@ fn push_insert_values<M: Model>(m: &M, out: &mut Vec<Value>) {
     m.push_values(out, !M::META.auto_increment);
 }
 
-/// Fill `created_at` / `updated_at` where the model has them.
+/// Fill the automatic timestamps the model declares.
 #[inline]
 fn touch<M: Model>(m: &mut M, inserting: bool) {
     if M::META.timestamps {
@@ -157,44 +157,160 @@ fn touch<M: Model>(m: &mut M, inserting: bool) {
     }
 }
 
+/// Insert one row. A generated key that does not fit the model's key type is
+/// [`Error::KeyOverflow`] (naming model and key column) and the row is deleted again before
+/// the error is returned; see [`Model::insert`] for the choice.
 pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()> {
     let req = Request::model(M::META, Access::Write, "insert");
-    let conn = resolve(target, &req)?;
+    let mut conn = resolve(target, &req)?;
     touch(m, true);
     let mut values = Vec::with_capacity(M::META.columns.len());
     push_insert_values(m, &mut values);
     let stmts = M::META.statements(conn.backend());
     if stmts.insert_returns_key {
         let sql = &stmts.insert;
-        let key = run_statement!(conn, &req, M::META.name, |_| 1, |x, DB, err| {
-            let args = bind_all::<DB>(values)?;
-            match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
-                Some(row) => DB::decode_at::<M::Key>(&row, 0)
-                    .map(Some)
-                    .map_err(|e| err.map(e)),
-                None => Ok(None),
+        let key = run_statement!(
+            reborrow(&mut conn),
+            &req,
+            M::META.name,
+            |_| 1,
+            |x, DB, err| {
+                let args = bind_all::<DB>(values)?;
+                match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
+                    Some(row) => returned_key::<DB, M>(&row).map(Some),
+                    None => Ok(None),
+                }
             }
-        })?;
-        if let Some(key) = key {
-            m.set_key(key);
+        )?;
+        match key {
+            Some(Returned::Key(key)) => m.set_key(key),
+            Some(Returned::Int(id)) => {
+                if let Err(e) = m.set_generated_key(id) {
+                    return Err(undo_insert::<M>(conn, &req, &[id], e).await);
+                }
+            }
+            None => {}
         }
         Ok(())
     } else {
-        let (_, id) = execute(conn, &req, &stmts.insert, values).await?;
-        if M::META.auto_increment {
-            if let Some(id) = id {
-                m.set_generated_key(id)?;
+        let id = execute_insert(reborrow(&mut conn), &req, &stmts.insert, values)
+            .await?
+            .1;
+        if let (true, Some(id)) = (M::META.auto_increment, id) {
+            if let Err(e) = m.set_generated_key(id) {
+                return Err(undo_insert::<M>(conn, &req, &[id], e).await);
             }
         }
         Ok(())
     }
 }
 
-pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> Result<u64> {
+/// A generated key as `RETURNING` gave it: already of the key type, or an integer of another
+/// width (a `BIGSERIAL` column behind an `i32` key) still to be checked against the key type.
+enum Returned<K> {
+    Key(K),
+    Int(i128),
+}
+
+/// Decode the generated key in column 0 of `row`. A column that is no integer at all is a
+/// [`Error::Decode`] naming the key column.
+fn returned_key<DB: Engine, M: Model>(row: &DB::Row) -> Result<Returned<M::Key>> {
+    match DB::decode_at::<M::Key>(row, 0) {
+        Ok(key) => Ok(Returned::Key(key)),
+        Err(e) => DB::decode_at::<i64>(row, 0)
+            .map(i128::from)
+            .or_else(|_| DB::decode_at::<i32>(row, 0).map(i128::from))
+            .or_else(|_| DB::decode_at::<i16>(row, 0).map(i128::from))
+            .map(Returned::Int)
+            .map_err(|_| {
+                crate::__private::decode_error(M::META.name, M::META.key_column().name, e)
+            }),
+    }
+}
+
+/// The integer a key value holds (keys the database generates are integers).
+fn key_int(value: &Value) -> Option<i128> {
+    match value {
+        Value::I16(v) => Some((*v).into()),
+        Value::I32(v) => Some((*v).into()),
+        Value::I64(v) => Some((*v).into()),
+        _ => None,
+    }
+}
+
+/// Run an INSERT that returns no rows: (rows affected, generated key unclipped).
+async fn execute_insert(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+) -> Result<(u64, Option<i128>)> {
+    run_statement!(conn, req, req.model, |v| v.0, |x, DB, err| {
+        let args = bind_all::<DB>(binds)?;
+        let r = execute_on::<DB, _>(x, sql, args, err).await?;
+        Ok((DB::rows_affected(&r), DB::generated_id(&r)))
+    })
+}
+
+/// Delete the rows just inserted with these generated keys, because one of them did not fit
+/// the model (`failure`), so that a failed insert leaves nothing behind. Returns `failure`,
+/// or the error of the delete if that fails too (then logged with the keys left behind).
+async fn undo_insert<M: Model>(
+    mut conn: Conn<'_>,
+    req: &Request<'_>,
+    keys: &[i128],
+    failure: Error,
+) -> Error {
+    let sql = &M::META.statements(conn.backend()).delete;
+    for &key in keys {
+        let deleted = run_statement!(
+            reborrow(&mut conn),
+            req,
+            M::META.name,
+            |_| 1,
+            |x, DB, err| {
+                let mut args = <DB as sqlx::Database>::Arguments::default();
+                DB::add_key(&mut args, key).map_err(|e| Error::Bind {
+                    column: M::META.key_column().name.to_string(),
+                    message: e.to_string(),
+                })?;
+                execute_on::<DB, _>(x, sql, args, err).await.map(|_| ())
+            }
+        );
+        if let Err(e) = deleted {
+            tracing::error!(
+                model = M::META.name,
+                column = M::META.key_column().name,
+                %failure,
+                "grant: could not delete the rows of a failed insert (keys {keys:?}): {e}"
+            );
+            return e;
+        }
+    }
+    failure
+}
+
+/// Insert many rows. With `read_keys`, generated keys are stored into the rows (RETURNING
+/// on PostgreSQL and SQLite; on MariaDB/MySQL the first key plus the session's
+/// `auto_increment_increment`, read on the same connection inside a transaction, or one row
+/// per statement under `innodb_autoinc_lock_mode = 2`).
+pub(crate) async fn insert_all<M: Model>(
+    target: Target<'_>,
+    rows: &mut [M],
+    read_keys: bool,
+) -> Result<u64> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let req = Request::model(M::META, Access::Write, "insert_all");
+    let req = Request::model(
+        M::META,
+        Access::Write,
+        if read_keys {
+            "insert_all"
+        } else {
+            "insert_all_without_keys"
+        },
+    );
     let conn = resolve(target, &req)?;
     let backend = conn.backend();
     let per_row = insert_columns(M::META).count();
@@ -209,9 +325,17 @@ pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> 
             m.touch(now, true);
         }
     }
+    let plan = InsertPlan {
+        chunk,
+        read_keys: read_keys && M::META.auto_increment,
+        undo: true,
+    };
+    // MariaDB/MySQL keys of a multi-row insert are read on the statement's own connection.
+    let one_connection = plan.read_keys && backend == Backend::MySql && rows.len() > 1;
     match conn {
-        Conn::Pool(slot) if rows.len() > chunk => {
-            // Several statements: one transaction, so a failure leaves nothing behind.
+        Conn::Pool(slot) if rows.len() > chunk || one_connection => {
+            // Several statements, or one that needs its connection's settings: one
+            // transaction, so a failure leaves nothing behind.
             let mut tx = TxInner::begin(&slot, false).await?;
             let n = insert_chunks(
                 Conn::Tx {
@@ -220,74 +344,150 @@ pub(crate) async fn insert_all<M: Model>(target: Target<'_>, rows: &mut [M]) -> 
                 },
                 &req,
                 rows,
-                chunk,
+                InsertPlan {
+                    undo: false,
+                    ..plan
+                },
             )
             .await?;
             tx.commit().await?;
             Ok(n)
         }
-        conn => insert_chunks(conn, &req, rows, chunk).await,
+        conn => insert_chunks(conn, &req, rows, plan).await,
     }
+}
+
+#[derive(Clone, Copy)]
+struct InsertPlan {
+    /// Rows per statement.
+    chunk: usize,
+    /// Store generated keys into the rows.
+    read_keys: bool,
+    /// Delete the inserted rows again when a key does not fit (false inside Grant's own
+    /// transaction, which rolls back instead).
+    undo: bool,
 }
 
 async fn insert_chunks<M: Model>(
     mut conn: Conn<'_>,
     req: &Request<'_>,
     rows: &mut [M],
-    chunk: usize,
+    mut plan: InsertPlan,
 ) -> Result<u64> {
     let backend = conn.backend();
+    let mut increment = 1;
+    if plan.read_keys && backend == Backend::MySql && rows.len() > 1 {
+        let (inc, interleaved) = autoinc_settings::<M>(reborrow(&mut conn), req).await?;
+        increment = inc;
+        if interleaved {
+            // Keys of one multi-row statement need not be consecutive: one row each.
+            plan.chunk = 1;
+        }
+    }
     let mut total = 0;
-    let returning = &M::META.statements(backend).returning;
-    let multi = M::META.multi_insert(backend, chunk.min(rows.len()));
+    let returning = if plan.read_keys {
+        M::META.statements(backend).returning.as_str()
+    } else {
+        ""
+    };
+    let multi = M::META.multi_insert(backend, plan.chunk.min(rows.len()));
     let per_row = insert_columns(M::META).count();
-    for part in rows.chunks_mut(chunk) {
+    let mut start = 0;
+    while start < rows.len() {
+        let end = (start + plan.chunk).min(rows.len());
         let owned;
         let sql: &str = if returning.is_empty() {
-            multi.rows(part.len())
+            multi.rows(end - start)
         } else {
-            owned = [multi.rows(part.len()), returning.as_str()].concat();
+            owned = [multi.rows(end - start), returning].concat();
             &owned
         };
-        let returning = !returning.is_empty();
-        let mut values = Vec::with_capacity(part.len() * per_row);
-        for m in part.iter() {
+        let mut values = Vec::with_capacity((end - start) * per_row);
+        for m in &rows[start..end] {
             push_insert_values(m, &mut values);
         }
-        let conn_ref = reborrow(&mut conn);
-        if returning {
-            let keys: Vec<M::Key> = run_statement!(
-                conn_ref,
+        // The integer keys this statement generated, for the undo.
+        let mut generated: Vec<i128> = Vec::new();
+        let stored: Result<()> = if !returning.is_empty() {
+            let keys: Vec<Returned<M::Key>> = run_statement!(
+                reborrow(&mut conn),
                 req,
                 M::META.name,
                 |v| v.len() as u64,
                 |x, DB, err| {
                     let args = bind_all::<DB>(values)?;
-                    fetch_all_on::<DB, _, M::Key>(x, sql, args, err, |row| {
-                        DB::decode_at::<M::Key>(&row, 0).map_err(|e| err.map(e))
+                    fetch_all_on::<DB, _, Returned<M::Key>>(x, sql, args, err, |row| {
+                        returned_key::<DB, M>(&row)
                     })
                     .await
                 }
             )?;
-            for (m, k) in part.iter_mut().zip(keys) {
-                m.set_key(k);
-            }
-            total += part.len() as u64;
-        } else {
-            let (n, id) = execute(conn_ref, req, sql, values).await?;
-            if M::META.auto_increment {
-                if let Some(first) = id {
-                    // MariaDB/MySQL report the first key of a multi-row insert; keys of one
-                    // statement are consecutive (innodb_autoinc_lock_mode 0 or 1, the default).
-                    for (i, m) in part.iter_mut().enumerate() {
-                        m.set_generated_key(first + i as i64)?;
+            total += keys.len() as u64;
+            let mut stored = Ok(());
+            for (m, key) in rows[start..end].iter_mut().zip(keys) {
+                match key {
+                    Returned::Key(key) => {
+                        if let Some(k) = key_int(&key.to_value()) {
+                            generated.push(k);
+                        }
+                        m.set_key(key);
+                    }
+                    Returned::Int(id) => {
+                        generated.push(id);
+                        if stored.is_ok() {
+                            stored = m.set_generated_key(id);
+                        }
                     }
                 }
             }
+            stored
+        } else {
+            let (n, id) = execute_insert(reborrow(&mut conn), req, sql, values).await?;
             total += n;
+            match (plan.read_keys, id) {
+                (true, Some(first)) => {
+                    // MariaDB/MySQL report the first key of a multi-row insert; the others
+                    // follow it by the session's increment (innodb_autoinc_lock_mode 0 or 1).
+                    generated.extend((0..(end - start) as i128).map(|i| first + i * increment));
+                    rows[start..end]
+                        .iter_mut()
+                        .zip(&generated)
+                        .try_for_each(|(m, &id)| m.set_generated_key(id))
+                }
+                _ => Ok(()),
+            }
+        };
+        if let Err(e) = stored {
+            if !plan.undo {
+                return Err(e);
+            }
+            let mut keys: Vec<i128> = rows[..start]
+                .iter()
+                .filter_map(|m| key_int(&m.key().to_value()))
+                .collect();
+            keys.extend(generated);
+            return Err(undo_insert::<M>(conn, req, &keys, e).await);
         }
+        start = end;
     }
     Ok(total)
+}
+
+/// The session's `auto_increment_increment`, and whether InnoDB interleaves the keys of
+/// concurrent inserts (`innodb_autoinc_lock_mode = 2`).
+async fn autoinc_settings<M: Model>(conn: Conn<'_>, req: &Request<'_>) -> Result<(i128, bool)> {
+    const SQL: &str = "SELECT CAST(@@session.auto_increment_increment AS SIGNED), CAST(@@innodb_autoinc_lock_mode AS SIGNED)";
+    let (increment, mode) = run_statement!(conn, req, M::META.name, |_| 1, |x, DB, err| {
+        let args = <DB as sqlx::Database>::Arguments::default();
+        match fetch_optional_on::<DB, _>(x, SQL, args, err).await? {
+            Some(row) => Ok((
+                DB::decode_at::<i64>(&row, 0).map_err(|e| err.map(e))?,
+                DB::decode_at::<i64>(&row, 1).map_err(|e| err.map(e))?,
+            )),
+            None => Ok((1, 1)),
+        }
+    })?;
+    Ok((i128::from(increment.max(1)), mode == 2))
 }
 
 fn reborrow<'a>(conn: &'a mut Conn<'_>) -> Conn<'a> {

@@ -13,6 +13,16 @@ use super::session::{setup, Session};
 /// How long a diagnostic connection may take to name the cause of a failure.
 const DIAGNOSE_LIMIT: Duration = Duration::from_secs(1);
 
+/// How long a cold pool's first connection may take before Grant checks whether the
+/// server refuses outright (a local server connects in a few milliseconds).
+const EARLY_CHECK: Duration = Duration::from_millis(250);
+
+/// An attempt that ran out of time (a frozen or slow server), as opposed to a definite
+/// refusal, reset, DNS, TLS or authentication failure.
+fn is_timed_out(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
+}
+
 impl PoolSlot {
     /// A connection of `pool` (this slot's pool), bounded in time:
     ///
@@ -37,19 +47,39 @@ impl PoolSlot {
             self.probe(pool).await?;
         }
         let c = &self.pool_config;
-        let limit = if pool.size() == 0 {
+        let cold = pool.size() == 0;
+        let limit = if cold {
             c.connect_timeout.min(c.acquire_timeout)
         } else {
             c.acquire_timeout
         };
         let waiting = tokio::time::timeout(limit, pool.acquire());
         tokio::pin!(waiting);
+        // sqlx retries a refused connection until the deadline; a cold pool that has not
+        // connected after a moment checks once whether the server refuses outright.
+        let mut early = cold.then(|| Box::pin(tokio::time::sleep(EARLY_CHECK)));
         let out = loop {
             let failed = self.failure.notified();
+            // `biased`: an idle connection is taken on the first poll, before any waiter is
+            // registered (nothing but the acquire itself on the hot path).
             tokio::select! {
+                biased;
                 out = &mut waiting => break out,
                 // Another caller found the server unreachable: check for ourselves.
                 () = failed => self.probe(pool).await?,
+                () = async {
+                    match early.as_mut() {
+                        Some(sleep) => sleep.await,
+                        None => std::future::pending().await,
+                    }
+                }, if early.is_some() => {
+                    early = None;
+                    if let Some(cause) = self.diagnose(pool, limit).await {
+                        if !is_timed_out(&cause) {
+                            return Err(self.connect_error(cause));
+                        }
+                    }
+                }
             }
         };
         match out {
