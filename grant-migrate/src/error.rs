@@ -162,13 +162,20 @@ pub enum MigrateError {
         expected: PathBuf,
     },
 
-    /// A statement of a migration file failed. On PostgreSQL and SQLite the migration's
-    /// transaction was rolled back; on MariaDB/MySQL, DDL commits implicitly, so the
-    /// statements before it may have been applied (`partial`).
+    /// A statement of a migration file failed. Where the migration ran in a transaction
+    /// (PostgreSQL and SQLite) it was rolled back and nothing of it remains. Otherwise
+    /// (MariaDB/MySQL, which commit DDL implicitly, and files marked
+    /// `-- grant:no-transaction`) the statements before it may remain applied (`partial`),
+    /// and the migration is recorded as DIRTY (`dirty`) with this statement and error, so
+    /// that later runs and `status` say so until it is resolved
+    /// ([`Migrator::resolve`](crate::Migrator::resolve)).
     #[error(
         "{}: {} failed at statement {statement} of {statements} (line {line}){}: {source}",
         target(.database, .shard), .file.display(),
-        if *.partial { "; the statements before it stay applied (MariaDB/MySQL commit DDL implicitly, or the file runs without a transaction): fix the database by hand" } else { "; rolled back" }
+        if *.dirty {
+            if *.partial { "; the statements before it stay applied and the migration is marked DIRTY: fix the database by hand, then run `grant-migrate resolve`" }
+            else { "; the migration is marked DIRTY: check the database, then run `grant-migrate resolve`" }
+        } else if *.partial { "; the statements before it stay applied: fix the database by hand" } else { "; rolled back" }
     )]
     Statement {
         /// The database.
@@ -185,9 +192,11 @@ pub enum MigrateError {
         line: usize,
         /// Whether earlier statements of the file may remain applied.
         partial: bool,
-        /// Grant's error (it carries the driver's).
+        /// Whether the migration is recorded as dirty in `grant_migrations`.
+        dirty: bool,
+        /// The driver's error.
         #[source]
-        source: Box<grant_core::Error>,
+        source: Box<sqlx::Error>,
     },
 
     /// A statement of Grant's own (the `grant_migrations` table, transactions) failed.
@@ -199,9 +208,84 @@ pub enum MigrateError {
         shard: Option<String>,
         /// What was being done.
         action: &'static str,
-        /// Grant's error.
+        /// The driver's error.
         #[source]
-        source: Box<grant_core::Error>,
+        source: Box<sqlx::Error>,
+    },
+
+    /// Another runner held the target's migration lock for longer than the lock timeout.
+    #[error("{}: another grant-migrate holds the migration lock of this target; gave up after {waited:?} (raise --lock-timeout to wait longer)", target(.database, .shard))]
+    Locked {
+        /// The database.
+        database: String,
+        /// The shard, if any.
+        shard: Option<String>,
+        /// How long the runner waited.
+        waited: std::time::Duration,
+    },
+
+    /// A migration is recorded as DIRTY: it ran without a transaction (MariaDB/MySQL, or a
+    /// `-- grant:no-transaction` file) and failed or was interrupted. Nothing more is
+    /// applied or reverted on the target until it is resolved.
+    #[error(
+        "{}: migration {version} `{name}` is DIRTY ({}); fix the database by hand, then run `grant-migrate resolve --database {database}{} --version {version} --applied` (or `--rolled-back`)",
+        target(.database, .shard),
+        match (.statement, .error) {
+            (Some(s), Some(e)) => format!("it failed at statement {s}: {e}"),
+            (Some(s), None) => format!("it failed at statement {s}"),
+            _ => "it was interrupted, or is running now".to_string(),
+        },
+        .shard.as_ref().map(|s| format!(" --shard {s}")).unwrap_or_default()
+    )]
+    Dirty {
+        /// The database.
+        database: String,
+        /// The shard, if any.
+        shard: Option<String>,
+        /// The version.
+        version: i64,
+        /// The name recorded.
+        name: String,
+        /// The statement that failed (from 1), when recorded.
+        statement: Option<i64>,
+        /// Its error, when recorded.
+        error: Option<String>,
+    },
+
+    /// A `resolve` that does not apply: the migration is not recorded, or not dirty.
+    #[error("{}: cannot resolve migration {version}: {reason}", target(.database, .shard))]
+    NotDirty {
+        /// The database.
+        database: String,
+        /// The shard, if any.
+        shard: Option<String>,
+        /// The version asked for.
+        version: i64,
+        /// Why not.
+        reason: String,
+    },
+
+    /// A shard named on the command line or to [`Migrator::shard`](crate::Migrator::shard)
+    /// that the database does not have.
+    #[error("database `{database}` has no shard `{shard}`")]
+    UnknownShard {
+        /// The database.
+        database: String,
+        /// The shard asked for.
+        shard: String,
+    },
+
+    /// Creating or dropping a database, or writing a file, failed.
+    #[error("{}: cannot {action}: {message}", target(.database, .shard))]
+    Admin {
+        /// The database.
+        database: String,
+        /// The shard, if any.
+        shard: Option<String>,
+        /// What was being done.
+        action: String,
+        /// What went wrong.
+        message: String,
     },
 
     /// The recorded state changed while a migration ran (another migrator at work?).
@@ -276,6 +360,11 @@ impl MigrateError {
             | MigrateError::Statement { database, .. }
             | MigrateError::Database { database, .. }
             | MigrateError::Concurrent { database, .. }
+            | MigrateError::Locked { database, .. }
+            | MigrateError::Dirty { database, .. }
+            | MigrateError::NotDirty { database, .. }
+            | MigrateError::UnknownShard { database, .. }
+            | MigrateError::Admin { database, .. }
             | MigrateError::Task { database, .. } => Some(database),
             MigrateError::Failed { .. } => None,
         }
@@ -290,7 +379,12 @@ impl MigrateError {
             | MigrateError::Statement { shard, .. }
             | MigrateError::Database { shard, .. }
             | MigrateError::Concurrent { shard, .. }
+            | MigrateError::Locked { shard, .. }
+            | MigrateError::Dirty { shard, .. }
+            | MigrateError::NotDirty { shard, .. }
+            | MigrateError::Admin { shard, .. }
             | MigrateError::Task { shard, .. } => shard.as_deref(),
+            MigrateError::UnknownShard { shard, .. } => Some(shard),
             _ => None,
         }
     }

@@ -26,8 +26,9 @@
 //! file is a typed [`MigrateError`] naming the file; other files are ignored.
 //!
 //! A file is split into statements at a `;` that ends a line (see [`split_statements`]
-//! for the rules and the `-- grant:break` escape hatch), because Grant runs prepared
-//! statements, which hold one statement each.
+//! for the rules and the `-- grant:break` escape hatch). Each statement runs on its own
+//! (unprepared, so any statement the engine accepts can be used), and a failure names its
+//! file, statement number and line.
 //!
 //! ## Bookkeeping
 //!
@@ -40,34 +41,87 @@
 //! | `name`       | `TEXT`        | `VARCHAR(255)` | `TEXT`  |
 //! | `checksum`   | `VARCHAR(64)` | `VARCHAR(64)`  | `TEXT`  |
 //! | `applied_at` | `TIMESTAMP` (UTC) | `TIMESTAMP` | `TEXT` (UTC) |
+//! | `success`    | `BOOLEAN`     | `BOOLEAN`      | `BOOLEAN` |
+//! | `failed_statement` | `BIGINT` | `BIGINT`    | `BIGINT` |
+//! | `error`      | `TEXT`        | `TEXT`         | `TEXT`  |
+//!
+//! (A table written by an earlier version gets the last three columns added.)
 //!
 //! The checksum is FNV-1a 64 of the file's bytes ([`checksum`]). Editing a file after it
 //! was applied makes later runs fail with [`MigrateError::ChecksumMismatch`], naming the
 //! database, shard and file; [`Migrator::status_all`] shows it as `CHANGED`.
 //!
-//! ## Transactions
+//! ## Locks
+//!
+//! Every run takes a lock per target on one connection and holds it, on that connection,
+//! for the whole run; what is applied is read only once the lock is held. A second runner
+//! waits up to the lock timeout ([`Migrator::lock_timeout`], `--lock-timeout`), then finds
+//! the work done and applies nothing twice, or fails with [`MigrateError::Locked`] naming
+//! the target. Two deploys started together both succeed, and every migration is applied
+//! exactly once per target.
+//!
+//! * **PostgreSQL**: a session advisory lock, polled with `pg_try_advisory_lock(key)`, where
+//!   `key` is FNV-1a 64 of `grant_migrations` as a signed 64-bit integer (the hex digits
+//!   of [`checksum`]`(b"grant_migrations")`). Advisory locks are per database, so shard
+//!   databases on one server do not wait for each other.
+//! * **MariaDB/MySQL**: `GET_LOCK('grant_migrate.<checksum of the database name>', 0)`,
+//!   polled (lock names are server-wide and at most 64 characters).
+//! * **SQLite**: `BEGIN IMMEDIATE`, held for the run: each migration is a savepoint inside
+//!   it, and the target's migrations commit together when the run ends (or, if the process
+//!   dies, none of that run's do). While a run holds it, other writers of the file wait
+//!   (their busy timeout).
+//!
+//! A lock that cannot be taken is polled every 50 ms until the timeout; a process that
+//! dies lets its locks go with its sessions.
+//!
+//! ## Transactions and dirty migrations
 //!
 //! * **PostgreSQL and SQLite** have transactional DDL: each migration (its statements and
 //!   its `grant_migrations` row) commits as a whole or not at all.
-//! * **MariaDB/MySQL** commit DDL implicitly. A migration still runs on one connection
-//!   (inside a transaction, which only keeps DML between DDL statements together), statement
-//!   by statement; if statement 3 fails, statements 1-2 stay applied, the migration is not
-//!   recorded, and the error says so (`partial`). Keep MariaDB migrations to one DDL
-//!   statement each where you can.
+//! * **MariaDB/MySQL** commit DDL implicitly. The migration's row is written first with
+//!   `success = false` (dirty) and marked done after its last statement. If statement 3
+//!   fails, statements 1-2 stay applied and the row stays dirty with the statement and its
+//!   error: later runs stop at that target with [`MigrateError::Dirty`], and status shows
+//!   `DIRTY`, until an operator fixes the database and calls [`Migrator::resolve`]
+//!   (`grant-migrate resolve --database D --shard S --version V --applied|--rolled-back`).
 //! * A file with a line `-- grant:no-transaction` runs without a transaction on every engine
-//!   (for statements such as PostgreSQL's `CREATE INDEX CONCURRENTLY`).
+//!   (for statements such as PostgreSQL's `CREATE INDEX CONCURRENTLY`), with the same dirty
+//!   bookkeeping. All its statements run on the run's one connection (on SQLite the lock
+//!   transaction is committed before it and taken again after it).
 //!
 //! ## Order of work and failures
 //!
-//! [`Migrator::migrate_all`] first reads every folder (a bad file stops everything), then
-//! checks every target (reachable, no checksum mismatch) before applying anything
-//! anywhere; if a check fails, nothing is changed. It then migrates the databases one after
-//! the other, the targets of each in parallel. A target that fails stops at its failing
-//! migration; the other targets and databases go on, and the error
-//! ([`MigrateError::Failed`]) carries every failure and the [`Report`] of what was done.
-//! Two migrators running at once on one target are not coordinated (no lock): on
-//! PostgreSQL and SQLite the loser's transaction fails and rolls back; on MariaDB, run one
-//! at a time.
+//! A run first reads every folder (a bad file stops everything), then checks every target
+//! (reachable, nothing dirty, no checksum mismatch, down files present for a revert)
+//! before changing anything anywhere; if a check fails, nothing is changed. It then works
+//! database after database, the targets of each in parallel (at most
+//! [`Migrator::concurrency`] at once). A target that fails stops at its failing
+//! migration; with [`OnError::Fail`] (the default) the other targets stop at their next
+//! migration, with [`OnError::Continue`] they go on. The error ([`MigrateError::Failed`])
+//! carries every failure and the [`Report`] of what was done.
+//!
+//! ## The command line
+//!
+//! `grant-migrate [--config grant.toml] [--env NAME] [--database D] [--shard S]
+//! [--lock-timeout 60s] [-v] <COMMAND>`:
+//!
+//! | command | what it does |
+//! |---------|--------------|
+//! | `new NAME --database D [--reversible]` | creates `<UTC timestamp>_<NAME>.sql` (and `.down.sql`) in D's folder |
+//! | `migrate [--target V] [--dry-run] [--concurrency N] [--on-error fail\|continue] [--statement-timeout D\|off]` | applies pending migrations everywhere |
+//! | `revert [--steps N \| --target V]` | reverts the latest N (default 1), or everything newer than V |
+//! | `redo [--steps N]` | reverts the latest N, then applies them again |
+//! | `reset --force` | reverts everything, then applies everything |
+//! | `status [--short \| --json]` | every migration of every target; exit 1 on DIRTY, CHANGED or an unreadable target |
+//! | `resolve --database D [--shard S] --version V --applied\|--rolled-back` | settles a DIRTY migration |
+//! | `create`, `drop --force`, `prepare` | creates / drops the databases and shard databases (never a replica); create then migrate |
+//! | `schema [--out DIR] [--check]` | writes each target's schema and `schema.json`; `--check` reports shards that drifted from their database's first shard |
+//!
+//! `revert`, `redo`, `reset` and `prepare` take the same run options as `migrate`. Exit
+//! codes: 0 success, 1 failure, 2 usage error. Progress is one bar per target on a
+//! terminal, plain lines otherwise; no colour when piped or with `NO_COLOR`.
+//!
+//! ## As a library
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -94,62 +148,113 @@
 // path, and boxing whole variants would make matching on them clumsy for callers.
 #![allow(clippy::result_large_err)]
 
+mod admin;
+mod bookkeeping;
+mod conn;
 mod error;
+mod newfile;
+mod ops;
+mod plan;
 mod report;
+mod schema;
 mod source;
 mod target;
 
-use std::collections::HashMap;
-use std::future::Future;
+use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use grant_core::{DatabaseEntry, Grant};
 
+pub use admin::{DatabaseAction, DatabaseChange};
 pub use error::{MigrateError, Result};
+pub use newfile::new_migration;
+pub use plan::Operation;
 pub use report::{
-    MigrationState, MigrationStatus, Report, SkipReason, Skipped, Step, TargetReport, TargetStatus,
+    Direction, MigrationState, MigrationStatus, PlannedStep, Progress, Report, SkipReason, Skipped,
+    Step, TargetPlan, TargetReport, TargetStatus,
 };
+pub use schema::{drift, ColumnSchema, Drift, TableSchema, TargetSchema};
 pub use source::{
     checksum, load_migrations, split_statements, DownMigration, Migration, Statement, BREAK_MARKER,
     MAX_NAME_LEN, NO_TRANSACTION_MARKER,
 };
 
-use target::Target;
-
 /// The table, on every target, that records applied migrations.
 pub const MIGRATIONS_TABLE: &str = "grant_migrations";
 
-/// Applies, reverts and reports migrations of the databases of a [`Grant`] handle.
+/// The default of [`Migrator::lock_timeout`].
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default of [`Migrator::concurrency`]: targets of one database worked on at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// A progress callback (see [`Migrator::on_progress`]).
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// What the other targets do when one fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Stop every target at its next migration (the default).
+    #[default]
+    Fail,
+    /// Let the other targets finish.
+    Continue,
+}
+
+/// How an operator resolves a DIRTY migration (see [`Migrator::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The database was fixed by hand so that the migration is fully applied: mark it done.
+    Applied,
+    /// The database was put back as it was before the migration: forget the migration, so
+    /// that the next run applies it again.
+    RolledBack,
+}
+
+/// Applies, reverts and reports migrations of the databases of a [`Grant`] handle, with a
+/// lock per target (see the [crate docs](crate)).
 ///
 /// Cheap to create; it holds a clone of the handle (and so shares its pools).
 ///
 /// ```no_run
 /// # async fn demo(grant: &grant_core::Grant) -> grant_migrate::Result<()> {
-/// use grant_migrate::Migrator;
+/// use std::time::Duration;
+/// use grant_migrate::{Migrator, OnError};
 ///
-/// let migrator = Migrator::new(grant);
+/// let migrator = Migrator::new(grant)
+///     .lock_timeout(Duration::from_secs(30))
+///     .concurrency(8)
+///     .on_error(OnError::Continue);
 /// let report = migrator.migrate("primary").await?;
 /// println!("applied {} migration(s)", report.applied_count());
 /// let report = migrator.revert_last("primary").await?;
 /// println!("reverted {} migration(s)", report.reverted_count());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Migrator {
     grant: Grant,
+    lock_timeout: Duration,
+    statement_timeout: Option<Option<Duration>>,
+    concurrency: usize,
+    on_error: OnError,
+    shard: Option<String>,
+    progress: Option<ProgressFn>,
 }
 
-/// One database's work: its migrations and its targets.
-struct DbPlan {
-    migrations: Arc<Vec<Migration>>,
-    targets: Vec<Target>,
-    skipped: Vec<Skipped>,
-}
-
-enum Plan {
-    Skip(Skipped),
-    Run(DbPlan),
+impl fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Migrator")
+            .field("databases", &self.grant.handler().database_names())
+            .field("lock_timeout", &self.lock_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("concurrency", &self.concurrency)
+            .field("on_error", &self.on_error)
+            .field("shard", &self.shard)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Migrator {
@@ -157,7 +262,64 @@ impl Migrator {
     pub fn new(grant: &Grant) -> Migrator {
         Migrator {
             grant: grant.clone(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            statement_timeout: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            on_error: OnError::Fail,
+            shard: None,
+            progress: None,
         }
+    }
+
+    /// How long a run waits for another runner's lock on a target before it fails with
+    /// [`MigrateError::Locked`] (default [`DEFAULT_LOCK_TIMEOUT`]). `Duration::ZERO` fails
+    /// at once.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Migrator {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The server-side limit of one migration statement for this migrator's runs
+    /// (`None`: no limit), in place of the database's `statement_timeout` (30 s unless
+    /// configured), which migration statements otherwise keep: a `CREATE INDEX` on a big
+    /// table may need more. PostgreSQL `statement_timeout` and MariaDB
+    /// `max_statement_time`, set on the run's connection and put back after the run;
+    /// nothing changes on SQLite or MySQL.
+    pub fn statement_timeout(mut self, timeout: Option<Duration>) -> Migrator {
+        self.statement_timeout = Some(timeout);
+        self
+    }
+
+    /// How many targets of one database are worked on at once (default
+    /// [`DEFAULT_CONCURRENCY`]; 0 counts as 1).
+    pub fn concurrency(mut self, n: usize) -> Migrator {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// What the other targets do when one fails (default [`OnError::Fail`]).
+    pub fn on_error(mut self, on_error: OnError) -> Migrator {
+        self.on_error = on_error;
+        self
+    }
+
+    /// Work only on the shard `shard` of each database (the databases' own URLs and other
+    /// shards are left alone). Naming a database that has no such shard is
+    /// [`MigrateError::UnknownShard`].
+    pub fn shard(mut self, shard: impl Into<String>) -> Migrator {
+        self.shard = Some(shard.into());
+        self
+    }
+
+    /// Call `f` with each [`Progress`] event of a run (from the targets' tasks).
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Migrator {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The handle this migrator works with.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
     }
 
     /// The migrations of `database`, read and validated from its folder, in version order.
@@ -174,22 +336,22 @@ impl Migrator {
         load_migrations(database, dir)
     }
 
-    /// What [`Migrator::migrate_all`] leaves alone, and why: read-only databases,
-    /// `replica_of` entries, databases without a `migrations` folder, and targets that
-    /// share a URL with another target of their database.
+    /// What a run leaves alone, and why: read-only databases, `replica_of` entries,
+    /// databases without a `migrations` folder, and targets that share a URL with another
+    /// target of their database.
     pub fn skipped(&self) -> Vec<Skipped> {
         let mut out = Vec::new();
         for name in self.grant.handler().database_names() {
             let Ok(entry) = self.grant.handler().database(&name) else {
                 continue;
             };
-            match skip_reason(&entry) {
+            match ops::skip_reason(&entry) {
                 Some(reason) => out.push(Skipped {
                     database: name.to_string(),
                     shard: None,
                     reason,
                 }),
-                None => out.extend(targets_of(&entry).1),
+                None => out.extend(ops::targets_of(&entry).1),
             }
         }
         out
@@ -199,36 +361,15 @@ impl Migrator {
     /// every target. See the [crate docs](crate) for the order of work and what happens on
     /// failure.
     pub async fn migrate_all(&self) -> Result<Report> {
-        let mut plans = Vec::new();
-        for name in self.grant.handler().database_names() {
-            plans.push(self.plan(&name, false)?);
-        }
-        self.migrate_plans(plans).await
+        self.run(None, Operation::Migrate { to: None }).await
     }
 
     /// Apply every pending migration of `database` on each of its targets (its own URL and
     /// every shard, in parallel). A read-only or `replica_of` database is skipped (see
     /// [`Report::skipped`]); one without a `migrations` folder is an error.
     pub async fn migrate(&self, database: &str) -> Result<Report> {
-        let plan = self.plan(database, true)?;
-        self.migrate_plans(vec![plan]).await
-    }
-
-    /// Where every target of every database with a `migrations` folder stands: applied,
-    /// pending, changed (checksum mismatch) and missing files. A target that cannot be
-    /// read has [`TargetStatus::error`] set; folder problems fail the whole call.
-    pub async fn status_all(&self) -> Result<Vec<TargetStatus>> {
-        let mut plans = Vec::new();
-        for name in self.grant.handler().database_names() {
-            plans.push(self.plan(&name, false)?);
-        }
-        Ok(self.status_plans(plans).await)
-    }
-
-    /// Where every target of `database` stands (empty for a read-only database).
-    pub async fn status(&self, database: &str) -> Result<Vec<TargetStatus>> {
-        let plan = self.plan(database, true)?;
-        Ok(self.status_plans(vec![plan]).await)
+        self.run(Some(database), Operation::Migrate { to: None })
+            .await
     }
 
     /// Revert the latest applied migration of `database`, on each of its targets (in
@@ -239,65 +380,78 @@ impl Migrator {
     /// ([`MigrateError::NoDownMigration`]), its file is gone or changed, or it is
     /// unreachable. A target with nothing applied is left alone.
     pub async fn revert_last(&self, database: &str) -> Result<Report> {
-        let plan = match self.plan(database, true)? {
-            Plan::Run(plan) => plan,
-            Plan::Skip(_) => {
-                return Err(MigrateError::ReadOnly {
-                    database: database.to_string(),
-                })
-            }
-        };
-        let mut report = Report {
-            targets: Vec::new(),
-            skipped: plan.skipped.clone(),
-        };
-        let checks = parallel(&self.grant, &plan.targets, {
-            let migrations = plan.migrations.clone();
-            move |grant, t| {
-                let migrations = migrations.clone();
-                async move { choose_revert(grant, t, migrations).await }
-            }
-        })
-        .await;
-        let mut todo = Vec::new();
-        let mut errors = Vec::new();
-        for (t, result) in checks {
-            match result {
-                Ok(Some(m)) => todo.push((t, m)),
-                Ok(None) => {
-                    tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: nothing to revert");
-                    report.targets.push(t.empty_report());
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        if !errors.is_empty() {
-            report.targets.clear();
-            return Err(MigrateError::Failed {
-                errors,
-                report: Box::new(report),
-            });
-        }
-        let targets: Vec<Target> = todo.iter().map(|(t, _)| t.clone()).collect();
-        let chosen: HashMap<Option<Arc<str>>, Migration> = todo
-            .into_iter()
-            .map(|(t, m)| (t.shard.clone(), m))
-            .collect();
-        let chosen = Arc::new(chosen);
-        let done = parallel(&self.grant, &targets, move |grant, t| {
-            let chosen = chosen.clone();
-            async move {
-                let m = chosen.get(&t.shard).cloned();
-                match m {
-                    Some(m) => Ok(target::revert(grant, t, m).await),
-                    None => Ok((t.empty_report(), None)),
-                }
-            }
-        })
-        .await;
-        collect(done, &mut report, &mut errors);
-        sort_targets(&mut report.targets);
-        finish(report, errors)
+        self.run(Some(database), Operation::RevertSteps(1)).await
+    }
+
+    /// Run `op` on every target of `database` (every database with a `migrations` folder
+    /// when `None`): check every target first (nothing is changed if one check fails),
+    /// then work under each target's lock. A revert of a read-only database is
+    /// [`MigrateError::ReadOnly`].
+    pub async fn run(&self, database: Option<&str>, op: Operation) -> Result<Report> {
+        ops::run(self, database, op).await
+    }
+
+    /// What [`Migrator::run`] would do, per target, without changing anything (no lock is
+    /// taken, no table or SQLite file is created). Fails like the run's checks would.
+    pub async fn plan(&self, database: Option<&str>, op: Operation) -> Result<Vec<TargetPlan>> {
+        ops::plan(self, database, op).await
+    }
+
+    /// Where every target of every database with a `migrations` folder stands: applied,
+    /// pending, changed (checksum mismatch), dirty and missing files. A target that cannot
+    /// be read has [`TargetStatus::error`] set; folder problems fail the whole call.
+    /// Nothing is changed: a SQLite file that does not exist is reported
+    /// ([`TargetStatus::missing_database`]), not created.
+    pub async fn status_all(&self) -> Result<Vec<TargetStatus>> {
+        ops::status(self, None).await
+    }
+
+    /// Where every target of `database` stands (empty for a read-only database).
+    pub async fn status(&self, database: &str) -> Result<Vec<TargetStatus>> {
+        ops::status(self, Some(database)).await
+    }
+
+    /// Resolve a DIRTY migration of one target after an operator fixed the database by
+    /// hand: mark it applied (recording the checksum of its file as it is now, since the
+    /// file is often fixed after a failure), or forget it ([`Resolution::RolledBack`]) so
+    /// that the next run applies it again. Runs under the target's lock. A migration that is not
+    /// recorded, or not dirty, is [`MigrateError::NotDirty`].
+    pub async fn resolve(
+        &self,
+        database: &str,
+        shard: Option<&str>,
+        version: i64,
+        resolution: Resolution,
+    ) -> Result<()> {
+        ops::resolve(self, database, shard, version, resolution).await
+    }
+
+    /// Create the databases of the config that do not exist yet: every database with a
+    /// `migrations` folder or not, and every shard database, never a replica, a
+    /// `replica_of` entry or a read-only database (PostgreSQL `CREATE DATABASE`, MariaDB
+    /// `CREATE DATABASE`, SQLite: the file and its folder).
+    pub async fn create_databases(&self, database: Option<&str>) -> Result<Vec<DatabaseAction>> {
+        admin::create_all(self, database).await
+    }
+
+    /// Drop the databases of the config (and every shard database), never a replica, a
+    /// `replica_of` entry or a read-only database. The pools of `grant` to them are
+    /// closed first. Irreversible: the CLI asks for `--force`.
+    pub async fn drop_databases(&self, database: Option<&str>) -> Result<Vec<DatabaseAction>> {
+        admin::drop_all(self, database).await
+    }
+
+    /// Create the databases that are missing, then migrate (Rails' `db:prepare`).
+    pub async fn prepare(&self, database: Option<&str>) -> Result<(Vec<DatabaseAction>, Report)> {
+        let created = self.create_databases(database).await?;
+        let report = self.run(database, Operation::Migrate { to: None }).await?;
+        Ok((created, report))
+    }
+
+    /// The schema of every target (tables, columns, indexes), read in a stable order. A
+    /// SQLite file that does not exist is not created (it reads as no tables).
+    pub async fn schema(&self, database: Option<&str>) -> Result<Vec<TargetSchema>> {
+        schema::read_all(self, database).await
     }
 
     fn entry(&self, database: &str) -> Result<Arc<DatabaseEntry>> {
@@ -307,271 +461,5 @@ impl Migrator {
             .map_err(|_| MigrateError::UnknownDatabase {
                 database: database.to_string(),
             })
-    }
-
-    /// Decide what to do with `database`; `explicit`: the caller named it, so a missing
-    /// migrations folder is an error rather than a skip.
-    fn plan(&self, database: &str, explicit: bool) -> Result<Plan> {
-        let entry = self.entry(database)?;
-        if let Some(reason) = skip_reason(&entry) {
-            if explicit && reason == SkipReason::NoMigrations {
-                return Err(MigrateError::NoMigrationsFolder {
-                    database: database.to_string(),
-                });
-            }
-            let skipped = Skipped {
-                database: database.to_string(),
-                shard: None,
-                reason,
-            };
-            if skipped.reason == SkipReason::NoMigrations {
-                tracing::debug!("grant-migrate: skipping {skipped}");
-            } else {
-                tracing::info!("grant-migrate: skipping {skipped}");
-            }
-            return Ok(Plan::Skip(skipped));
-        }
-        let migrations = self.migrations(database)?;
-        let (targets, skipped) = targets_of(&entry);
-        for s in &skipped {
-            tracing::info!("grant-migrate: skipping {s}");
-        }
-        Ok(Plan::Run(DbPlan {
-            migrations: Arc::new(migrations),
-            targets,
-            skipped,
-        }))
-    }
-
-    async fn migrate_plans(&self, plans: Vec<Plan>) -> Result<Report> {
-        let mut report = Report::default();
-        let mut runs = Vec::new();
-        for plan in plans {
-            match plan {
-                Plan::Skip(s) => report.skipped.push(s),
-                Plan::Run(run) => {
-                    report.skipped.extend(run.skipped.iter().cloned());
-                    runs.push(run);
-                }
-            }
-        }
-
-        // 1. Check every target before changing anything anywhere.
-        let mut errors = Vec::new();
-        for run in &runs {
-            let migrations = run.migrations.clone();
-            let checks = parallel(&self.grant, &run.targets, move |grant, t| {
-                target::check(grant, t, migrations.clone())
-            })
-            .await;
-            errors.extend(checks.into_iter().filter_map(|(_, r)| r.err()));
-        }
-        if !errors.is_empty() {
-            return Err(MigrateError::Failed {
-                errors,
-                report: Box::new(report),
-            });
-        }
-
-        // 2. Apply: database after database, the targets of each in parallel.
-        for run in &runs {
-            let migrations = run.migrations.clone();
-            let done = parallel(&self.grant, &run.targets, move |grant, t| {
-                let migrations = migrations.clone();
-                async move { Ok(target::apply(grant, t, migrations).await) }
-            })
-            .await;
-            collect(done, &mut report, &mut errors);
-        }
-        finish(report, errors)
-    }
-
-    async fn status_plans(&self, plans: Vec<Plan>) -> Vec<TargetStatus> {
-        let mut out = Vec::new();
-        for plan in plans {
-            let Plan::Run(run) = plan else { continue };
-            let migrations = run.migrations.clone();
-            let read = parallel(&self.grant, &run.targets, |grant, t| async move {
-                t.clone().scope(target::read_applied(&grant, &t)).await
-            })
-            .await;
-            for (t, result) in read {
-                let (migrations, error) = match result {
-                    Ok(applied) => (target::statuses(&migrations, &applied), None),
-                    Err(e) => (Vec::new(), Some(e)),
-                };
-                out.push(TargetStatus {
-                    database: t.database.to_string(),
-                    shard: t.shard_name(),
-                    backend: t.backend,
-                    migrations,
-                    error,
-                });
-            }
-        }
-        out
-    }
-}
-
-/// The latest applied migration of `t` if it can be reverted; `None` if nothing is applied.
-async fn choose_revert(
-    grant: Grant,
-    t: Target,
-    migrations: Arc<Vec<Migration>>,
-) -> Result<Option<Migration>> {
-    let applied = t.clone().scope(target::read_applied(&grant, &t)).await?;
-    let Some(last) = applied.iter().max_by_key(|a| a.version) else {
-        return Ok(None);
-    };
-    let Some(m) = migrations.iter().find(|m| m.version == last.version) else {
-        return Err(MigrateError::MissingFile {
-            database: t.database.to_string(),
-            shard: t.shard_name(),
-            version: last.version,
-            name: last.name.clone(),
-        });
-    };
-    if m.checksum != last.checksum {
-        return Err(MigrateError::ChecksumMismatch {
-            database: t.database.to_string(),
-            shard: t.shard_name(),
-            version: m.version,
-            file: m.path.clone(),
-            recorded: last.checksum.clone(),
-            actual: m.checksum.clone(),
-        });
-    }
-    if m.down.is_none() {
-        return Err(MigrateError::NoDownMigration {
-            database: t.database.to_string(),
-            shard: t.shard_name(),
-            version: m.version,
-            file: m.path.clone(),
-            expected: target::down_path(&m.path),
-        });
-    }
-    Ok(Some(m.clone()))
-}
-
-/// Why a whole database is not migrated, if it is not.
-fn skip_reason(entry: &DatabaseEntry) -> Option<SkipReason> {
-    let config = entry.config();
-    if let Some(of) = &config.replica_of {
-        return Some(SkipReason::ReplicaOf(of.clone()));
-    }
-    if entry.readonly() {
-        return Some(SkipReason::Readonly);
-    }
-    if config.migrations.is_none() {
-        return Some(SkipReason::NoMigrations);
-    }
-    None
-}
-
-/// The targets of a database: its own URL, then its shards by name; a target whose URL
-/// another one already has is skipped.
-fn targets_of(entry: &DatabaseEntry) -> (Vec<Target>, Vec<Skipped>) {
-    let config = entry.config();
-    let database = entry.name().clone();
-    let backend = entry.backend();
-    let mut seen: HashMap<&str, Option<String>> = HashMap::new();
-    let mut targets = Vec::new();
-    let mut skipped = Vec::new();
-    seen.insert(config.url.as_str(), None);
-    targets.push(Target {
-        database: database.clone(),
-        shard: None,
-        backend,
-    });
-    for shard in entry.shard_names() {
-        let Some(shard_config) = config.shards.get(&*shard) else {
-            continue;
-        };
-        if let Some(first) = seen.get(shard_config.url.as_str()) {
-            skipped.push(Skipped {
-                database: database.to_string(),
-                shard: Some(shard.to_string()),
-                reason: SkipReason::SameUrlAs(first.clone()),
-            });
-            continue;
-        }
-        seen.insert(shard_config.url.as_str(), Some(shard.to_string()));
-        targets.push(Target {
-            database: database.clone(),
-            shard: Some(shard),
-            backend,
-        });
-    }
-    (targets, skipped)
-}
-
-/// Run `f` on every target at once (one tokio task each) and collect the results in
-/// target order. A task that panics becomes [`MigrateError::Task`].
-async fn parallel<T, F, Fut>(grant: &Grant, targets: &[Target], f: F) -> Vec<(Target, Result<T>)>
-where
-    F: Fn(Grant, Target) -> Fut,
-    Fut: Future<Output = Result<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    let started = Instant::now();
-    let handles: Vec<_> = targets
-        .iter()
-        .map(|t| (t.clone(), tokio::spawn(f(grant.clone(), t.clone()))))
-        .collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for (t, handle) in handles {
-        let result = match handle.await {
-            Ok(result) => result,
-            Err(e) => Err(MigrateError::Task {
-                database: t.database.to_string(),
-                shard: t.shard_name(),
-                message: e.to_string(),
-            }),
-        };
-        out.push((t, result));
-    }
-    tracing::debug!(
-        targets = out.len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "grant-migrate: parallel run done"
-    );
-    out
-}
-
-/// What one target's run gave: its report and the error that stopped it, if any.
-type Outcome = (TargetReport, Option<MigrateError>);
-
-/// Gather per-target outcomes into the report and the list of errors.
-fn collect(
-    done: Vec<(Target, Result<Outcome>)>,
-    report: &mut Report,
-    errors: &mut Vec<MigrateError>,
-) {
-    for (t, result) in done {
-        match result {
-            Ok((target_report, error)) => {
-                report.targets.push(target_report);
-                errors.extend(error);
-            }
-            Err(e) => {
-                report.targets.push(t.empty_report());
-                errors.push(e);
-            }
-        }
-    }
-}
-
-fn sort_targets(targets: &mut [TargetReport]) {
-    targets.sort_by(|a, b| (&a.database, &a.shard).cmp(&(&b.database, &b.shard)));
-}
-
-fn finish(report: Report, errors: Vec<MigrateError>) -> Result<Report> {
-    if errors.is_empty() {
-        Ok(report)
-    } else {
-        Err(MigrateError::Failed {
-            errors,
-            report: Box::new(report),
-        })
     }
 }

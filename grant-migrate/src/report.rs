@@ -138,6 +138,13 @@ pub struct TargetStatus {
     /// Set when the target could not be read (unreachable, say); `migrations` is then
     /// empty.
     pub error: Option<MigrateError>,
+    /// True when the target's database does not exist yet (a SQLite file not created):
+    /// every migration is pending, and `status` created nothing.
+    pub missing_database: bool,
+    /// True when a migration is recorded as dirty while another runner holds the target's
+    /// lock: it is running now, not failed (PostgreSQL and MariaDB; SQLite cannot tell
+    /// without taking the lock, so this is always `false` there).
+    pub running: bool,
 }
 
 impl TargetStatus {
@@ -161,9 +168,28 @@ impl TargetStatus {
         self.with(|s| matches!(s, MigrationState::MissingFile))
     }
 
-    /// True when readable, with nothing pending and no mismatch.
+    /// Migrations recorded as DIRTY (failed or interrupted without a transaction).
+    pub fn dirty(&self) -> Vec<&MigrationStatus> {
+        self.with(|s| matches!(s, MigrationState::Dirty { .. }))
+    }
+
+    /// The highest version recorded on the target (applied, changed, missing its file or
+    /// dirty); `None` when nothing is.
+    pub fn current_version(&self) -> Option<i64> {
+        self.migrations
+            .iter()
+            .filter(|m| !matches!(m.state, MigrationState::Pending))
+            .map(|m| m.version)
+            .max()
+    }
+
+    /// True when readable, with nothing pending, no mismatch and nothing dirty (a
+    /// migration running now counts as not up to date).
     pub fn is_up_to_date(&self) -> bool {
-        self.error.is_none() && self.pending().is_empty() && self.mismatched().is_empty()
+        self.error.is_none()
+            && self.pending().is_empty()
+            && self.mismatched().is_empty()
+            && self.dirty().is_empty()
     }
 
     fn with(&self, f: impl Fn(&MigrationState) -> bool) -> Vec<&MigrationStatus> {
@@ -204,6 +230,15 @@ pub enum MigrationState {
     },
     /// Applied, but its file is not in the folder any more.
     MissingFile,
+    /// Started without a transaction and not finished: it failed at `statement` with
+    /// `error`, or was interrupted (both `None`). See
+    /// [`Migrator::resolve`](crate::Migrator::resolve).
+    Dirty {
+        /// The statement that failed (from 1), when recorded.
+        statement: Option<i64>,
+        /// Its error, when recorded.
+        error: Option<String>,
+    },
 }
 
 impl fmt::Display for MigrationState {
@@ -213,6 +248,91 @@ impl fmt::Display for MigrationState {
             MigrationState::Pending => "pending",
             MigrationState::ChecksumMismatch { .. } => "CHANGED",
             MigrationState::MissingFile => "NO FILE",
+            MigrationState::Dirty { .. } => "DIRTY",
         })
     }
+}
+
+/// Which way a migration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Its up file is applied.
+    Up,
+    /// Its down file reverts it.
+    Down,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "apply",
+            Direction::Down => "revert",
+        })
+    }
+}
+
+/// One migration a run would apply or revert on a target (see
+/// [`Migrator::plan`](crate::Migrator::plan)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStep {
+    /// Apply or revert.
+    pub direction: Direction,
+    /// The version.
+    pub version: i64,
+    /// The name.
+    pub name: String,
+    /// The file that would run (the down file for a revert).
+    pub file: PathBuf,
+    /// How many statements it has.
+    pub statements: usize,
+}
+
+/// What a run would do on one target, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPlan {
+    /// The database.
+    pub database: String,
+    /// The shard; `None` for the database's own URL.
+    pub shard: Option<String>,
+    /// The engine.
+    pub backend: Backend,
+    /// The steps, in the order they would run.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A progress event of a run, passed to the callback of
+/// [`Migrator::on_progress`](crate::Migrator::on_progress). Events of different targets
+/// interleave; the events of one target come in order.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Progress {
+    /// The target's lock is held and its work is known.
+    Started {
+        /// The database.
+        database: String,
+        /// The shard.
+        shard: Option<String>,
+        /// How many migrations will run.
+        steps: usize,
+    },
+    /// One migration ran.
+    Step {
+        /// The database.
+        database: String,
+        /// The shard.
+        shard: Option<String>,
+        /// Applied or reverted.
+        direction: Direction,
+        /// What ran.
+        step: Step,
+    },
+    /// The target is done (`error`: the message of the error that stopped it).
+    Finished {
+        /// The database.
+        database: String,
+        /// The shard.
+        shard: Option<String>,
+        /// The error, if the target failed.
+        error: Option<String>,
+    },
 }

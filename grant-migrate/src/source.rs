@@ -75,13 +75,13 @@ pub fn checksum(bytes: &[u8]) -> String {
 
 /// Which file of a migration a name denotes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Up,
     Down,
 }
 
 /// Parse a file name. `None`: not a migration file (not `.sql`), ignored.
-fn parse_file_name(file_name: &str) -> Option<Result<(i64, &str, Kind), String>> {
+pub(crate) fn parse_file_name(file_name: &str) -> Option<Result<(i64, &str, Kind), String>> {
     let (stem, kind) = if let Some(stem) = file_name.strip_suffix(".down.sql") {
         (stem, Kind::Down)
     } else if let Some(stem) = file_name.strip_suffix(".sql") {

@@ -1,18 +1,21 @@
-//! Work on one target (a database's own URL, or one of its shards): the bookkeeping table,
-//! reading what is applied, and running migrations up or down.
+//! One target (a database's own URL, or one of its shards): reading where it stands, and
+//! running a planned list of migrations up or down on one locked connection.
 
-use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use grant_core::{raw, AssertSqlSafe, Backend, Context, Grant, RawQuery, Role, Transaction};
+use grant_core::{Backend, PoolSlot};
 
+use crate::bookkeeping::Applied;
+use crate::conn::{is_sqlite_busy, Conn, LockError};
 use crate::error::MigrateError;
-use crate::report::{MigrationState, MigrationStatus, Step, TargetReport};
+use crate::plan::{plan_steps, Operation as Op};
+use crate::report::{Direction, Progress, Step, TargetReport};
 use crate::source::{Migration, Statement};
-use crate::MIGRATIONS_TABLE;
 
 /// One place migrations are applied: a database's own URL (`shard: None`) or one shard.
 #[derive(Debug, Clone)]
@@ -20,15 +23,33 @@ pub(crate) struct Target {
     pub database: Arc<str>,
     pub shard: Option<Arc<str>>,
     pub backend: Backend,
+    pub writer: Arc<PoolSlot>,
+    pub url: String,
 }
 
-/// A row of `grant_migrations`.
-#[derive(Debug, Clone)]
-pub(crate) struct Applied {
-    pub version: i64,
-    pub name: String,
-    pub checksum: String,
-    pub applied_at: Option<String>,
+/// Settings shared by the targets of one run.
+#[derive(Clone)]
+pub(crate) struct RunSettings {
+    pub lock_timeout: Duration,
+    /// Replaces the pool's server-side statement timeout for the run when set (the inner
+    /// `None`: no limit).
+    pub statement_timeout: Option<Option<Duration>>,
+    /// Set when a target failed and the run stops at the next migration boundary.
+    pub stop: Arc<AtomicBool>,
+    pub stop_on_error: bool,
+    pub progress: Option<crate::ProgressFn>,
+}
+
+/// The SQLite file of a `sqlite:` URL (`None` for an in-memory database).
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(PathBuf::from(path))
 }
 
 impl Target {
@@ -36,19 +57,12 @@ impl Target {
         self.shard.as_deref().map(str::to_string)
     }
 
-    /// Run `fut` on this target's writer: the writing role, this shard (or none: the
-    /// database's own URL), writes allowed whatever the caller's scope says.
-    pub async fn scope<F: Future>(&self, fut: F) -> F::Output {
-        Context {
-            role: Some(Role::Writing),
-            shard: self.shard.clone(),
-            prevent_writes: false,
-        }
-        .scope(fut)
-        .await
+    /// True for a SQLite target whose file does not exist.
+    pub fn is_missing(&self) -> bool {
+        self.backend == Backend::Sqlite && sqlite_file(&self.url).is_some_and(|p| !p.exists())
     }
 
-    fn db_err(&self, action: &'static str) -> impl FnOnce(grant_core::Error) -> MigrateError + '_ {
+    pub fn sql_err(&self, action: &'static str) -> impl FnOnce(sqlx::Error) -> MigrateError + '_ {
         move |source| MigrateError::Database {
             database: self.database.to_string(),
             shard: self.shard_name(),
@@ -64,424 +78,393 @@ impl Target {
             backend: self.backend,
             applied: Vec::new(),
             reverted: Vec::new(),
-            elapsed: Default::default(),
+            elapsed: Duration::ZERO,
         }
     }
 
-    /// `$n` on PostgreSQL, `?` elsewhere.
-    fn ph(&self, n: usize) -> String {
-        match self.backend {
-            Backend::Postgres => format!("${n}"),
-            _ => "?".to_string(),
-        }
+    pub async fn connect(&self) -> Result<Conn, MigrateError> {
+        self.connect_within(Duration::ZERO).await
     }
 
-    fn create_table_sql(&self) -> String {
-        let columns = match self.backend {
-            Backend::Postgres => {
-                "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum VARCHAR(64) NOT NULL, \
-                 applied_at TIMESTAMP NOT NULL DEFAULT (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"
-            }
-            Backend::MySql => {
-                "version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, \
-                 checksum VARCHAR(64) NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP"
-            }
-            Backend::Sqlite => {
-                "version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, \
-                 applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP"
-            }
-        };
-        format!("CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ({columns})")
-    }
-
-    fn table_exists_sql(&self) -> String {
-        match self.backend {
-            Backend::Postgres => format!(
-                "SELECT COUNT(*) AS n FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name = '{MIGRATIONS_TABLE}'"
-            ),
-            Backend::MySql => format!(
-                "SELECT COUNT(*) AS n FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = '{MIGRATIONS_TABLE}'"
-            ),
-            Backend::Sqlite => format!(
-                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{MIGRATIONS_TABLE}'"
-            ),
-        }
-    }
-
-    fn select_sql(&self) -> String {
-        let applied_at = match self.backend {
-            Backend::Postgres => "CAST(applied_at AS TEXT)",
-            Backend::MySql => "CAST(applied_at AS CHAR)",
-            Backend::Sqlite => "CAST(applied_at AS TEXT)",
-        };
-        format!(
-            "SELECT version, name, checksum, {applied_at} AS applied_at FROM {MIGRATIONS_TABLE} ORDER BY version"
-        )
-    }
-
-    fn insert(&self, m: &Migration) -> RawQuery {
-        // Fixed text: the table name is a constant; the values are bound.
-        raw(AssertSqlSafe(format!(
-            "INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES ({}, {}, {})",
-            self.ph(1),
-            self.ph(2),
-            self.ph(3)
-        )))
-        .bind(m.version)
-        .bind(m.name.clone())
-        .bind(m.checksum.clone())
-        .on(self.database.to_string())
-    }
-
-    fn delete(&self, version: i64) -> RawQuery {
-        raw(AssertSqlSafe(format!(
-            "DELETE FROM {MIGRATIONS_TABLE} WHERE version = {}",
-            self.ph(1)
-        )))
-        .bind(version)
-        .on(self.database.to_string())
-    }
-}
-
-/// Where statements run: routed to the writer, or inside a transaction.
-enum Exec<'a> {
-    Grant(&'a Grant),
-    Tx(&'a mut Transaction),
-}
-
-impl Exec<'_> {
-    async fn execute(&mut self, query: RawQuery) -> grant_core::Result<u64> {
-        match self {
-            Exec::Grant(grant) => query.execute(*grant).await,
-            Exec::Tx(tx) => query.execute(&mut **tx).await,
-        }
-    }
-}
-
-/// Whether `grant_migrations` exists on the target.
-async fn table_exists(grant: &Grant, t: &Target) -> Result<bool, MigrateError> {
-    let rows = raw(AssertSqlSafe(t.table_exists_sql()))
-        .on(t.database.to_string())
-        .fetch_all(grant)
-        .await
-        .map_err(t.db_err("look for the grant_migrations table"))?;
-    let n: i64 = match rows.first() {
-        Some(row) => row
-            .get("n")
-            .map_err(t.db_err("look for the grant_migrations table"))?,
-        None => 0,
-    };
-    Ok(n > 0)
-}
-
-/// The rows of `grant_migrations` (none when the table does not exist). Must run inside
-/// [`Target::scope`].
-pub(crate) async fn read_applied(grant: &Grant, t: &Target) -> Result<Vec<Applied>, MigrateError> {
-    if !table_exists(grant, t).await? {
-        tracing::debug!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: no grant_migrations table yet");
-        return Ok(Vec::new());
-    }
-    let rows = raw(AssertSqlSafe(t.select_sql()))
-        .on(t.database.to_string())
-        .fetch_all(grant)
-        .await
-        .map_err(t.db_err("read grant_migrations"))?;
-    rows.iter()
-        .map(|row| {
-            Ok(Applied {
-                version: row.get("version")?,
-                name: row.get("name")?,
-                checksum: row.get("checksum")?,
-                applied_at: row.get("applied_at")?,
-            })
-        })
-        .collect::<grant_core::Result<Vec<_>>>()
-        .map_err(t.db_err("read grant_migrations"))
-}
-
-/// Create `grant_migrations` if missing. Must run inside [`Target::scope`].
-async fn ensure_table(grant: &Grant, t: &Target) -> Result<(), MigrateError> {
-    if table_exists(grant, t).await? {
-        return Ok(());
-    }
-    tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: creating the grant_migrations table");
-    raw(AssertSqlSafe(t.create_table_sql()))
-        .on(t.database.to_string())
-        .execute(grant)
-        .await
-        .map_err(t.db_err("create the grant_migrations table"))?;
-    Ok(())
-}
-
-/// Every migration of the folder and of the table, in version order, with its state.
-pub(crate) fn statuses(migrations: &[Migration], applied: &[Applied]) -> Vec<MigrationStatus> {
-    let applied: HashMap<i64, &Applied> = applied.iter().map(|a| (a.version, a)).collect();
-    let mut out: BTreeMap<i64, MigrationStatus> = BTreeMap::new();
-    for m in migrations {
-        let (state, applied_at) = match applied.get(&m.version) {
-            None => (MigrationState::Pending, None),
-            Some(a) if a.checksum == m.checksum => (MigrationState::Applied, a.applied_at.clone()),
-            Some(a) => (
-                MigrationState::ChecksumMismatch {
-                    recorded: a.checksum.clone(),
-                    actual: m.checksum.clone(),
-                },
-                a.applied_at.clone(),
-            ),
-        };
-        out.insert(
-            m.version,
-            MigrationStatus {
-                version: m.version,
-                name: m.name.clone(),
-                file: Some(m.path.clone()),
-                state,
-                applied_at,
-            },
-        );
-    }
-    for a in applied.values() {
-        out.entry(a.version).or_insert_with(|| MigrationStatus {
-            version: a.version,
-            name: a.name.clone(),
-            file: None,
-            state: MigrationState::MissingFile,
-            applied_at: a.applied_at.clone(),
-        });
-    }
-    out.into_values().collect()
-}
-
-/// The checksum mismatches of `applied` against the folder, as errors.
-pub(crate) fn mismatches(
-    t: &Target,
-    migrations: &[Migration],
-    applied: &[Applied],
-) -> Vec<MigrateError> {
-    let by_version: HashMap<i64, &Migration> = migrations.iter().map(|m| (m.version, m)).collect();
-    applied
-        .iter()
-        .filter_map(|a| {
-            let m = by_version.get(&a.version)?;
-            (m.checksum != a.checksum).then(|| MigrateError::ChecksumMismatch {
-                database: t.database.to_string(),
-                shard: t.shard_name(),
-                version: a.version,
-                file: m.path.clone(),
-                recorded: a.checksum.clone(),
-                actual: m.checksum.clone(),
-            })
-        })
-        .collect()
-}
-
-/// Read the target and check it: the applied rows, or the first problem (unreachable,
-/// checksum mismatch). Applied migrations whose file is gone are logged, not errors.
-pub(crate) async fn check(
-    grant: Grant,
-    t: Target,
-    migrations: Arc<Vec<Migration>>,
-) -> Result<Vec<Applied>, MigrateError> {
-    t.clone()
-        .scope(async {
-            let applied = read_applied(&grant, &t).await?;
-            if let Some(e) = mismatches(&t, &migrations, &applied).into_iter().next() {
-                return Err(e);
-            }
-            for s in statuses(&migrations, &applied) {
-                if s.state == MigrationState::MissingFile {
-                    tracing::warn!(
-                        database = %t.database,
-                        shard = t.shard.as_deref(),
-                        version = s.version,
-                        name = %s.name,
-                        "grant-migrate: migration is applied but its file is missing"
-                    );
+    /// A connection of the target's writer pool. On SQLite, opening a connection can fail
+    /// at once with "database is locked" while another session holds the file's write
+    /// lock (setting the journal mode of a file still in rollback mode needs it, and
+    /// SQLite's busy handler does not wait there): that is retried until `wait` has
+    /// passed, like a lock wait.
+    pub async fn connect_within(&self, wait: Duration) -> Result<Conn, MigrateError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match Conn::acquire(&self.writer).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) if is_sqlite_busy(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+                Err(e) if is_sqlite_busy(&e) && !wait.is_zero() => {
+                    return Err(MigrateError::Locked {
+                        database: self.database.to_string(),
+                        shard: self.shard_name(),
+                        waited: wait,
+                    })
+                }
+                Err(e) => return Err(self.sql_err("connect")(e)),
             }
-            Ok(applied)
+        }
+    }
+
+    /// For a SQLite file that does not exist yet: whether it can be created (its folder
+    /// exists). Checked before a run changes anything anywhere.
+    pub fn check_creatable(&self) -> Result<(), MigrateError> {
+        let Some(file) = sqlite_file(&self.url).filter(|_| self.is_missing()) else {
+            return Ok(());
+        };
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if parent.is_dir() {
+            return Ok(());
+        }
+        Err(MigrateError::Admin {
+            database: self.database.to_string(),
+            shard: self.shard_name(),
+            action: "open the SQLite database".to_string(),
+            message: format!(
+                "{} does not exist and cannot be created: the folder {} does not exist (run `grant-migrate create`)",
+                file.display(),
+                parent.display()
+            ),
         })
-        .await
+    }
+
+    /// The rows of `grant_migrations`, read without the lock and without creating
+    /// anything (a missing SQLite file reads as empty), and whether a dirty row among them
+    /// is a migration running now under another runner's lock (`true`) rather than one
+    /// that failed or was interrupted.
+    ///
+    /// A dirty row is settled like this: if the lock is held, it is running; if not, the
+    /// rows are read again, and a version dirty in both reads (with the lock free in
+    /// between) failed: a runner keeps its lock from writing a dirty row until it marks
+    /// it done. SQLite cannot tell without taking the lock: there a dirty row (only
+    /// no-transaction files write them) always reads as failed.
+    ///
+    /// `wait`: how long a SQLite file locked by a runner may keep the connection from
+    /// opening (see [`Target::connect_within`]).
+    pub async fn read_with_lock(
+        &self,
+        wait: Duration,
+    ) -> Result<(Vec<Applied>, bool), MigrateError> {
+        if self.is_missing() {
+            return Ok((Vec::new(), false));
+        }
+        let mut conn = self.connect_within(wait).await?;
+        let dirty = |rows: &[Applied]| -> Vec<i64> {
+            rows.iter()
+                .filter(|a| !a.success)
+                .map(|a| a.version)
+                .collect()
+        };
+        let mut applied = conn
+            .read_applied()
+            .await
+            .map_err(self.sql_err("read grant_migrations"))?;
+        for _ in 0..3 {
+            let before = dirty(&applied);
+            if before.is_empty() {
+                return Ok((applied, false));
+            }
+            let held = conn
+                .lock_held()
+                .await
+                .map_err(self.sql_err("look for the migration lock"))?;
+            if held {
+                return Ok((applied, true));
+            }
+            applied = conn
+                .read_applied()
+                .await
+                .map_err(self.sql_err("read grant_migrations"))?;
+            let after = dirty(&applied);
+            if after.iter().any(|v| before.contains(v)) || conn.backend() == Backend::Sqlite {
+                return Ok((applied, false));
+            }
+        }
+        Ok((applied, false))
+    }
+
+    fn emit(&self, settings: &RunSettings, event: impl FnOnce(String, Option<String>) -> Progress) {
+        if let Some(f) = &settings.progress {
+            f(&event(self.database.to_string(), self.shard_name()));
+        }
+    }
 }
 
-/// Apply every pending migration of `migrations` on `t`, in version order. Returns what
-/// was applied, and the error that stopped it, if any.
-pub(crate) async fn apply(
-    grant: Grant,
+/// Run `op` on `t`: take the target's lock on one connection, read what is applied, plan
+/// and run. Returns what was done and the error that stopped it, if any.
+///
+/// Boxed as `Send` here, where the lifetimes of the borrows inside are concrete (the
+/// compiler cannot prove it through `tokio::spawn` otherwise).
+pub(crate) fn run(
     t: Target,
+    op: Op,
     migrations: Arc<Vec<Migration>>,
+    settings: RunSettings,
+) -> Pin<Box<dyn Future<Output = (TargetReport, Option<MigrateError>)> + Send>> {
+    Box::pin(run_target(t, op, migrations, settings))
+}
+
+async fn run_target(
+    t: Target,
+    op: Op,
+    migrations: Arc<Vec<Migration>>,
+    settings: RunSettings,
 ) -> (TargetReport, Option<MigrateError>) {
     let start = Instant::now();
     let mut report = t.empty_report();
-    let result = t
-        .scope(apply_inner(&grant, &t, &migrations, &mut report))
-        .await;
+    let result = run_inner(&t, op, &migrations, &settings, &mut report).await;
     report.elapsed = start.elapsed();
     match &result {
-        Ok(()) if report.applied.is_empty() => tracing::info!(
-            database = %t.database,
-            shard = t.shard.as_deref(),
-            "grant-migrate: up to date"
-        ),
         Ok(()) => tracing::info!(
             database = %t.database,
             shard = t.shard.as_deref(),
             applied = report.applied.len(),
+            reverted = report.reverted.len(),
             elapsed_ms = report.elapsed.as_millis() as u64,
-            "grant-migrate: target migrated"
+            "grant-migrate: target done"
         ),
-        Err(e) => tracing::error!(
-            database = %t.database,
-            shard = t.shard.as_deref(),
-            error = %e,
-            "grant-migrate: target failed"
-        ),
+        // The error goes back to the caller, who reports it: logged at debug only, so a
+        // CLI does not print it twice.
+        Err(e) => {
+            tracing::debug!(database = %t.database, shard = t.shard.as_deref(), error = %e, "grant-migrate: target failed")
+        }
     }
+    if result.is_err() && settings.stop_on_error {
+        settings.stop.store(true, Ordering::SeqCst);
+    }
+    t.emit(&settings, |database, shard| Progress::Finished {
+        database,
+        shard,
+        error: result.as_ref().err().map(ToString::to_string),
+    });
     (report, result.err())
 }
 
-async fn apply_inner(
-    grant: &Grant,
+async fn run_inner(
     t: &Target,
+    op: Op,
     migrations: &[Migration],
+    settings: &RunSettings,
     report: &mut TargetReport,
 ) -> Result<(), MigrateError> {
-    ensure_table(grant, t).await?;
-    let applied = read_applied(grant, t).await?;
-    if let Some(e) = mismatches(t, migrations, &applied).into_iter().next() {
-        return Err(e);
+    if settings.stop.load(Ordering::SeqCst) {
+        return Ok(());
     }
-    let latest = applied.iter().map(|a| a.version).max();
-    for m in migrations {
-        if applied.iter().any(|a| a.version == m.version) {
-            continue;
+    let mut conn = t.connect_within(settings.lock_timeout).await?;
+    lock(t, &mut conn, settings.lock_timeout).await?;
+    let mut restore = None;
+    let mut outcome = Ok(());
+    if let Some(timeout) = settings.statement_timeout {
+        match conn.override_statement_timeout(timeout).await {
+            Ok(r) => restore = r,
+            Err(e) => outcome = Err(t.sql_err("set the statement timeout")(e)),
         }
-        if latest.is_some_and(|latest| latest > m.version) {
-            tracing::warn!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                version = m.version,
-                latest = latest.unwrap_or_default(),
-                "grant-migrate: applying a migration older than the latest applied one"
-            );
+    }
+    if outcome.is_ok() {
+        outcome = locked(t, &mut conn, op, migrations, settings, report).await;
+    }
+    if let Some(sql) = restore {
+        // Outside any transaction the run left open: roll those back first.
+        conn.abandon_above_lock().await;
+        if let Err(e) = conn.execute_raw(&sql).await {
+            tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %e, "grant-migrate: cannot restore the statement timeout; closing the connection");
+            conn.discard();
         }
-        tracing::info!(
-            database = %t.database,
-            shard = t.shard.as_deref(),
-            version = m.version,
-            name = %m.name,
-            statements = m.statements.len(),
-            "grant-migrate: applying"
-        );
-        let step = run_step(
-            grant,
-            t,
-            m,
-            &m.path,
-            &m.statements,
-            m.no_transaction,
-            Bookkeeping::Insert(m),
-        )
-        .await?;
+    }
+    // Unlocking rolls back whatever is still open above the lock (SQLite: commits the
+    // migrations done before a failure, which each released their savepoint).
+    let unlocked = conn.unlock().await;
+    if unlocked.is_err() {
+        // The lock (or a transaction) may still be held: end the session rather than
+        // hand it back to the pool.
+        conn.abandon().await;
+        conn.discard();
+    }
+    match (outcome, unlocked) {
+        (Ok(()), unlocked) => unlocked.map_err(t.sql_err("release the migration lock")),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(unlock)) => {
+            // The error is what matters; the lock goes with the session.
+            tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %unlock, "grant-migrate: cannot release the lock");
+            Err(e)
+        }
+    }
+}
+
+pub(crate) async fn lock(
+    t: &Target,
+    conn: &mut Conn,
+    timeout: Duration,
+) -> Result<(), MigrateError> {
+    let started = Instant::now();
+    match conn.lock(timeout).await {
+        Ok(()) => {
+            tracing::debug!(database = %t.database, shard = t.shard.as_deref(), waited_ms = started.elapsed().as_millis() as u64, "grant-migrate: lock held");
+            Ok(())
+        }
+        Err(LockError::Timeout) => Err(MigrateError::Locked {
+            database: t.database.to_string(),
+            shard: t.shard_name(),
+            waited: started.elapsed(),
+        }),
+        Err(LockError::Db(e)) => Err(t.sql_err("take the migration lock")(e)),
+    }
+}
+
+async fn locked(
+    t: &Target,
+    conn: &mut Conn,
+    op: Op,
+    migrations: &[Migration],
+    settings: &RunSettings,
+    report: &mut TargetReport,
+) -> Result<(), MigrateError> {
+    conn.ensure_table()
+        .await
+        .map_err(t.sql_err("create the grant_migrations table"))?;
+    let applied = conn
+        .read_rows(true)
+        .await
+        .map_err(t.sql_err("read grant_migrations"))?;
+    let steps = plan_steps(t, op, migrations, &applied)?;
+    t.emit(settings, |database, shard| Progress::Started {
+        database,
+        shard,
+        steps: steps.len(),
+    });
+    for (m, direction) in steps {
+        if settings.stop.load(Ordering::SeqCst) {
+            tracing::info!(database = %t.database, shard = t.shard.as_deref(), "grant-migrate: stopping (another target failed)");
+            break;
+        }
+        let step = run_step(t, conn, m, direction, settings.lock_timeout).await?;
         tracing::info!(
             database = %t.database,
             shard = t.shard.as_deref(),
             version = m.version,
             name = %m.name,
             elapsed_ms = step.elapsed.as_millis() as u64,
-            "grant-migrate: applied"
+            "grant-migrate: {}",
+            if direction == Direction::Up { "applied" } else { "reverted" }
         );
-        report.applied.push(step);
+        t.emit(settings, |database, shard| Progress::Step {
+            database,
+            shard,
+            direction,
+            step: step.clone(),
+        });
+        match direction {
+            Direction::Up => report.applied.push(step),
+            Direction::Down => report.reverted.push(step),
+        }
     }
     Ok(())
 }
 
-/// Revert `m` (the latest applied migration of `t`) with its down file.
-pub(crate) async fn revert(
-    grant: Grant,
-    t: Target,
-    m: Migration,
-) -> (TargetReport, Option<MigrateError>) {
-    let start = Instant::now();
-    let mut report = t.empty_report();
-    let result = t
-        .scope(async {
-            let down = m
-                .down
-                .as_ref()
-                .ok_or_else(|| MigrateError::NoDownMigration {
-                    database: t.database.to_string(),
-                    shard: t.shard_name(),
-                    version: m.version,
-                    file: m.path.clone(),
-                    expected: down_path(&m.path),
-                })?;
-            tracing::info!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                version = m.version,
-                name = %m.name,
-                "grant-migrate: reverting"
-            );
-            let step = run_step(
-                &grant,
-                &t,
-                &m,
-                &down.path,
-                &down.statements,
-                down.no_transaction,
-                Bookkeeping::Delete(m.version),
-            )
-            .await?;
-            tracing::info!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                version = m.version,
-                name = %m.name,
-                elapsed_ms = step.elapsed.as_millis() as u64,
-                "grant-migrate: reverted"
-            );
-            report.reverted.push(step);
-            Ok(())
-        })
-        .await;
-    report.elapsed = start.elapsed();
-    if let Err(e) = &result {
-        tracing::error!(database = %t.database, shard = t.shard.as_deref(), error = %e, "grant-migrate: revert failed");
-    }
-    (report, result.err())
-}
-
-/// `dir/0001_init.sql` -> `dir/0001_init.down.sql`.
-pub(crate) fn down_path(up: &Path) -> std::path::PathBuf {
-    let name = up
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.strip_suffix(".sql").unwrap_or(&name);
-    up.with_file_name(format!("{stem}.down.sql"))
-}
-
-/// How `grant_migrations` changes once a file's statements have run.
-enum Bookkeeping<'a> {
-    Insert(&'a Migration),
-    Delete(i64),
-}
-
-/// Run one file of migration `m` (its up or its down file) and describe the step.
+/// Run one file of `m` (its up or its down file) on the locked connection, with its
+/// bookkeeping.
+///
+/// * In a transaction (PostgreSQL and SQLite, unless the file is marked
+///   `-- grant:no-transaction`): the statements and the row of `grant_migrations` commit
+///   together or not at all (SQLite: a savepoint inside the run's lock transaction).
+/// * Otherwise (MariaDB/MySQL, no-transaction files): the row is written first as dirty
+///   (`success = false`; for a revert, the existing row is marked dirty), the statements
+///   run, then the row is marked done (or deleted, for a revert). If a statement fails,
+///   the row stays dirty with the statement's number and error.
 async fn run_step(
-    grant: &Grant,
     t: &Target,
+    conn: &mut Conn,
     m: &Migration,
-    file: &Path,
-    statements: &[Statement],
-    no_transaction: bool,
-    bookkeeping: Bookkeeping<'_>,
+    direction: Direction,
+    lock_timeout: Duration,
 ) -> Result<Step, MigrateError> {
     let started = Instant::now();
-    run_file(grant, t, file, statements, no_transaction, bookkeeping).await?;
+    let (file, statements, no_transaction) = match (direction, &m.down) {
+        (Direction::Down, Some(down)) => (&down.path, &down.statements, down.no_transaction),
+        _ => (&m.path, &m.statements, m.no_transaction),
+    };
+    tracing::info!(
+        database = %t.database,
+        shard = t.shard.as_deref(),
+        version = m.version,
+        name = %m.name,
+        statements = statements.len(),
+        "grant-migrate: {}",
+        if direction == Direction::Up { "applying" } else { "reverting" }
+    );
+    let transactional = !no_transaction && t.backend != Backend::MySql;
+    if transactional {
+        conn.begin(None)
+            .await
+            .map_err(t.sql_err("begin a transaction"))?;
+        let outcome = async {
+            run_statements(t, conn, file, statements, false).await?;
+            finish_bookkeeping(t, conn, m, direction, true).await
+        }
+        .await;
+        match outcome {
+            Ok(()) => conn.commit().await.map_err(t.sql_err("commit"))?,
+            Err(e) => {
+                if let Err(rollback) = conn.rollback().await {
+                    tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %rollback, "grant-migrate: rollback failed");
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        // Dirty first.
+        match direction {
+            Direction::Up => {
+                conn.insert_row(m.version, &m.name, &m.checksum, false)
+                    .await
+            }
+            Direction::Down => conn.set_state(m.version, false, None).await.map(drop),
+        }
+        .map_err(t.sql_err("record the migration as started in grant_migrations"))?;
+        let sqlite = t.backend == Backend::Sqlite;
+        if sqlite {
+            // Commit the run's lock transaction: the statements must run outside it.
+            conn.commit().await.map_err(t.sql_err("commit"))?;
+        }
+        let grouped = t.backend == Backend::MySql && !no_transaction;
+        if grouped {
+            // Keeps DML between DDL statements together (DDL commits implicitly).
+            conn.begin(None)
+                .await
+                .map_err(t.sql_err("begin a transaction"))?;
+        }
+        let outcome = run_statements(t, conn, file, statements, true).await;
+        if grouped {
+            let end = if outcome.is_ok() {
+                conn.commit().await
+            } else {
+                conn.rollback().await
+            };
+            end.map_err(t.sql_err("end the transaction"))?;
+        }
+        if let Err(MigrateError::Statement {
+            statement, source, ..
+        }) = &outcome
+        {
+            let message = source.to_string();
+            conn.set_state(m.version, false, Some((*statement as i64, &message)))
+                .await
+                .map_err(t.sql_err("record the failure in grant_migrations"))?;
+        }
+        outcome?;
+        finish_bookkeeping(t, conn, m, direction, false).await?;
+        if sqlite {
+            lock(t, conn, lock_timeout).await?;
+        }
+    }
     Ok(Step {
         version: m.version,
         name: m.name.clone(),
@@ -491,97 +474,90 @@ async fn run_step(
     })
 }
 
-/// Run the statements of one file, then record it, in one transaction where the engine
-/// has transactional DDL.
-///
-/// PostgreSQL and SQLite: all statements and the bookkeeping row commit together or not
-/// at all. MariaDB/MySQL: the same transaction pins one connection, but every DDL
-/// statement commits implicitly, so a failure leaves the statements before it applied;
-/// the bookkeeping row is written only after every statement succeeded. A file marked
-/// `-- grant:no-transaction` runs statement by statement on the writer pool everywhere.
-async fn run_file(
-    grant: &Grant,
+async fn run_statements(
     t: &Target,
+    conn: &mut Conn,
     file: &Path,
     statements: &[Statement],
-    no_transaction: bool,
-    bookkeeping: Bookkeeping<'_>,
+    dirty_on_error: bool,
 ) -> Result<(), MigrateError> {
-    let mut tx = if no_transaction {
-        tracing::debug!(database = %t.database, shard = t.shard.as_deref(), file = %file.display(), "grant-migrate: running without a transaction");
-        None
-    } else {
-        Some(
-            grant
-                .begin_on(&t.database)
-                .await
-                .map_err(t.db_err("begin a transaction"))?,
-        )
-    };
-    let partial_on_error = |i: usize| i > 0 && (no_transaction || t.backend == Backend::MySql);
-    let outcome = async {
-        let mut exec = match tx.as_mut() {
-            Some(tx) => Exec::Tx(tx),
-            None => Exec::Grant(grant),
-        };
-        for (i, statement) in statements.iter().enumerate() {
-            tracing::debug!(
-                database = %t.database,
-                shard = t.shard.as_deref(),
-                file = %file.display(),
-                line = statement.line,
-                "grant-migrate: statement {} of {}",
-                i + 1,
-                statements.len()
-            );
-            // The migration files are the operator's own SQL, run as written.
-            let query = raw(AssertSqlSafe(statement.sql.clone())).on(t.database.to_string());
-            exec.execute(query)
-                .await
-                .map_err(|source| MigrateError::Statement {
-                    database: t.database.to_string(),
-                    shard: t.shard_name(),
-                    file: file.to_path_buf(),
-                    statement: i + 1,
-                    statements: statements.len(),
-                    line: statement.line,
-                    partial: partial_on_error(i),
-                    source: Box::new(source),
-                })?;
-        }
-        match bookkeeping {
-            Bookkeeping::Insert(m) => {
-                exec.execute(t.insert(m))
-                    .await
-                    .map_err(t.db_err("record the migration in grant_migrations"))?;
-            }
-            Bookkeeping::Delete(version) => {
-                let rows = exec
-                    .execute(t.delete(version))
-                    .await
-                    .map_err(t.db_err("remove the migration from grant_migrations"))?;
-                if rows != 1 {
-                    return Err(MigrateError::Concurrent {
-                        database: t.database.to_string(),
-                        shard: t.shard_name(),
-                        version,
-                        action: "reverted",
-                    });
-                }
-            }
-        }
-        Ok(())
+    for (i, statement) in statements.iter().enumerate() {
+        tracing::debug!(
+            database = %t.database,
+            shard = t.shard.as_deref(),
+            file = %file.display(),
+            line = statement.line,
+            "grant-migrate: statement {} of {}",
+            i + 1,
+            statements.len()
+        );
+        conn.execute_raw(&statement.sql)
+            .await
+            .map_err(|source| MigrateError::Statement {
+                database: t.database.to_string(),
+                shard: t.shard_name(),
+                file: file.to_path_buf(),
+                statement: i + 1,
+                statements: statements.len(),
+                line: statement.line,
+                partial: dirty_on_error && i > 0,
+                dirty: dirty_on_error,
+                source: Box::new(source),
+            })?;
     }
-    .await;
-    match (outcome, tx) {
-        (Ok(()), Some(tx)) => tx.commit().await.map_err(t.db_err("commit")),
-        (Ok(()), None) => Ok(()),
-        (Err(e), Some(tx)) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(database = %t.database, shard = t.shard.as_deref(), error = %rollback, "grant-migrate: rollback failed");
-            }
-            Err(e)
-        }
-        (Err(e), None) => Err(e),
+    Ok(())
+}
+
+/// The row of `grant_migrations` after the statements ran: inserted as done (in a
+/// transaction), marked done (after a dirty start), or deleted (a revert).
+async fn finish_bookkeeping(
+    t: &Target,
+    conn: &mut Conn,
+    m: &Migration,
+    direction: Direction,
+    in_transaction: bool,
+) -> Result<(), MigrateError> {
+    let rows = match (direction, in_transaction) {
+        (Direction::Up, true) => conn
+            .insert_row(m.version, &m.name, &m.checksum, true)
+            .await
+            .map(|()| 1),
+        (Direction::Up, false) => conn.set_state(m.version, true, None).await,
+        (Direction::Down, _) => conn.delete_row(m.version).await,
+    }
+    .map_err(t.sql_err("record the migration in grant_migrations"))?;
+    if rows != 1 {
+        return Err(MigrateError::Concurrent {
+            database: t.database.to_string(),
+            shard: t.shard_name(),
+            version: m.version,
+            action: if direction == Direction::Up {
+                "applied"
+            } else {
+                "reverted"
+            },
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+    use std::path::PathBuf;
+
+    #[test]
+    fn sqlite_files_of_urls() {
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/a.db"),
+            Some(PathBuf::from("/tmp/a.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite://db/a.db?mode=rwc"),
+            Some(PathBuf::from("db/a.db"))
+        );
+        assert_eq!(sqlite_file("sqlite:a.db"), Some(PathBuf::from("a.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
     }
 }

@@ -363,3 +363,80 @@ async fn break_markers_and_no_transaction_files() {
     assert_eq!(rows[0].get::<i64>("user_id").unwrap(), 7);
     grant.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_events_plans_and_shard_selection() {
+    use std::sync::{Arc, Mutex};
+
+    use grant_migrate::{Direction, Operation, Progress};
+
+    let tmp = TempDir::new("progress");
+    let dir = tmp.sub("migrations");
+    write(&dir, "0001_create_users.sql", CREATE_USERS);
+    write(&dir, "0001_create_users.down.sql", CREATE_USERS_DOWN);
+    write(&dir, "0002_add_posts.sql", ADD_POSTS);
+    write(&dir, "0002_add_posts.down.sql", ADD_POSTS_DOWN);
+    let db = DatabaseConfig::new(tmp.sqlite("main.db"))
+        .migrations(&dir)
+        .shard("s1", ShardConfig::new(tmp.sqlite("s1.db")))
+        .shard("s2", ShardConfig::new(tmp.sqlite("s2.db")));
+    let grant = grant_of(vec![("primary", db)]);
+
+    // A plan changes nothing and creates no file.
+    let plans = Migrator::new(&grant)
+        .plan(None, Operation::Migrate { to: Some(1) })
+        .await
+        .unwrap();
+    assert_eq!(plans.len(), 3);
+    assert!(plans.iter().all(|p| p.steps.len() == 1
+        && p.steps[0].version == 1
+        && p.steps[0].direction == Direction::Up));
+    assert!(!tmp.path().join("s1.db").exists());
+
+    // Events: started, one per step, finished, for the one selected shard.
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let migrator = Migrator::new(&grant)
+        .shard("s2")
+        .concurrency(1)
+        .on_progress(move |e| sink.lock().unwrap().push(e.clone()));
+    let report = migrator.migrate("primary").await.unwrap();
+    assert_eq!(report.targets.len(), 1);
+    assert_eq!(report.targets[0].shard.as_deref(), Some("s2"));
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(matches!(&events[0], Progress::Started { shard: Some(s), steps: 2, .. } if s == "s2"));
+    assert!(
+        matches!(&events[1], Progress::Step { step, direction: Direction::Up, .. } if step.version == 1)
+    );
+    assert!(matches!(&events[2], Progress::Step { step, .. } if step.version == 2));
+    assert!(matches!(&events[3], Progress::Finished { error: None, .. }));
+    assert!(!tmp.path().join("s1.db").exists(), "other shards untouched");
+
+    // Redo on that shard: down then up, newest first.
+    let report = migrator
+        .run(Some("primary"), Operation::Redo(2))
+        .await
+        .unwrap();
+    let t = &report.targets[0];
+    assert_eq!(
+        t.reverted.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(
+        t.applied.iter().map(|s| s.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+
+    // A shard the database does not have.
+    let err = Migrator::new(&grant)
+        .shard("s9")
+        .migrate("primary")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, MigrateError::UnknownShard { database, shard } if database == "primary" && shard == "s9"),
+        "{err}"
+    );
+    grant.close().await;
+}

@@ -4,6 +4,8 @@
 // Not every test binary uses every helper.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -92,3 +94,38 @@ pub const CREATE_USERS: &str =
 pub const CREATE_USERS_DOWN: &str = "DROP TABLE users;\n";
 pub const ADD_POSTS: &str = "CREATE TABLE posts (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL);\nCREATE INDEX posts_user ON posts (user_id);\nINSERT INTO users (id, name) VALUES (1, 'it''s; me');\n";
 pub const ADD_POSTS_DOWN: &str = "DROP TABLE posts;\nDELETE FROM users WHERE id = 1;\n";
+
+/// Run one statement on the server database of `url` (PostgreSQL or MariaDB) through
+/// sqlx directly: for test set-up and checks whose text is built at runtime.
+pub async fn server_exec(url: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        c.execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        c.close().await.unwrap();
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+        c.execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        c.close().await.unwrap();
+    }
+}
+
+/// `SELECT COUNT(*) ...` (or any single integer) on the server database of `url`.
+pub async fn server_count(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        n
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
+        c.close().await.unwrap();
+        n
+    }
+}
