@@ -99,8 +99,10 @@ async fn sqlite_options_from_config() {
     assert_eq!(text(&db, "PRAGMA synchronous").await, "0");
     db.close().await;
 
-    // In memory: the writer and its read-only twin share one database.
-    let db = Grant::connect("sqlite::memory:").await.unwrap();
+    // In memory: the writer and its read-only twin share one database, whichever opens first.
+    let db = grant(DatabaseConfig::new("sqlite::memory:"));
+    let rows = raw("SELECT 1 AS one").fetch_all(&db).await.unwrap();
+    assert_eq!(rows[0].get::<i64>("one").unwrap(), 1);
     raw("CREATE TABLE m (x INTEGER)")
         .execute(&db)
         .await

@@ -43,6 +43,11 @@ impl PoolSlot {
         if self.closed.load(Ordering::Relaxed) {
             return Err(self.closed_error());
         }
+        if let Some(writer) = &self.opens_after {
+            if pool.size() == 0 {
+                writer.open_first().await?;
+            }
+        }
         if pool.num_idle() == 0 && self.recently_failed() {
             self.probe(pool).await?;
         }
@@ -101,6 +106,22 @@ impl PoolSlot {
             },
             Ok(Err(e)) => Err(self.connect_error(e)),
         }
+    }
+
+    /// Make sure this (SQLite) pool has a connection open; see [`PoolSlot::opening_after`].
+    async fn open_first(&self) -> Result<(), Error> {
+        if let crate::handler::Pool::Sqlite(p) = self.pool() {
+            if p.size() == 0 {
+                match tokio::time::timeout(self.pool_config.connect_timeout, p.acquire()).await {
+                    Ok(Ok(conn)) => drop(conn),
+                    Ok(Err(e)) => return Err(self.connect_error(e)),
+                    Err(_) => {
+                        return Err(self.connect_error(no_answer(self.pool_config.connect_timeout)))
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn closed_error(&self) -> Error {

@@ -57,12 +57,10 @@ impl Targets {
         let writer_read_only = if readonly {
             writer.clone()
         } else {
-            Arc::new(PoolSlot::new(
-                key(PoolKind::WriterReadOnly),
-                &base,
-                true,
-                config,
-            ))
+            Arc::new(
+                PoolSlot::new(key(PoolKind::WriterReadOnly), &base, true, config)
+                    .opening_after(&writer),
+            )
         };
         let replicas = replicas
             .iter()

@@ -84,6 +84,17 @@ impl BaseOptions {
         })
     }
 
+    /// An in-memory SQLite database (it lives as long as a connection to it is open).
+    pub(crate) fn in_memory(&self) -> bool {
+        matches!(
+            self,
+            BaseOptions::Sqlite {
+                in_memory: true,
+                ..
+            }
+        )
+    }
+
     pub(crate) fn backend(&self) -> Backend {
         match self {
             BaseOptions::Postgres(_) => Backend::Postgres,

@@ -164,6 +164,12 @@ pub struct PoolSlot {
     pub(super) failed_at: AtomicU64,
     /// When a diagnostic connection last found the server answering (ms, 0: never).
     pub(super) answered_at: AtomicU64,
+    /// An in-memory SQLite database: its writer keeps one connection open for the pool's
+    /// life, and its read-only twin opens only after the writer (a shared in-memory
+    /// database opened read-only first would be read-only for everyone).
+    pub(super) in_memory: bool,
+    /// The writer that must have a connection open before this pool connects.
+    pub(super) opens_after: Option<Arc<PoolSlot>>,
     /// Set by [`PoolSlot::close`]: no new connection is handed out.
     pub(super) closed: AtomicBool,
     /// Wakes callers waiting for a connection when another one finds the server unreachable.
@@ -200,9 +206,20 @@ impl PoolSlot {
             statement_timeouts: AtomicU64::new(0),
             failed_at: AtomicU64::new(0),
             answered_at: AtomicU64::new(0),
+            in_memory: base.in_memory(),
+            opens_after: None,
             closed: AtomicBool::new(false),
             failure: tokio::sync::Notify::new(),
         }
+    }
+
+    /// This pool connects only once `writer` has a connection open (an in-memory SQLite
+    /// database's read-only twin).
+    pub(crate) fn opening_after(mut self, writer: &Arc<PoolSlot>) -> PoolSlot {
+        if self.in_memory {
+            self.opens_after = Some(writer.clone());
+        }
+        self
     }
 
     /// Which pool this is.
@@ -283,6 +300,13 @@ impl PoolSlot {
         macro_rules! build {
             ($opts:expr, $variant:ident, $db:ty, $o:expr) => {{
                 let mut opts = apply($opts, &self.pool_config);
+                if self.in_memory && !self.read_only_session {
+                    // The database lives as long as one connection does.
+                    opts = opts
+                        .min_connections(self.pool_config.min_connections.max(1))
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                }
                 if !session.is_empty() || hook.is_some() {
                     let session = session.clone();
                     let hook = hook.clone();
