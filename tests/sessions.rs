@@ -82,6 +82,13 @@ async fn sqlite_options_from_config() {
     assert_eq!(text(&db, "PRAGMA foreign_keys").await, "0");
     db.close().await;
 
+    // A read before any write on a new file: the writer creates the file first, so the
+    // read-only twin finds an (empty) database rather than no file.
+    let db = grant(DatabaseConfig::new(common::sqlite_file("read-first")));
+    let rows = raw("SELECT 1 AS one").fetch_all(&db).await.unwrap();
+    assert_eq!(rows[0].get::<i64>("one").unwrap(), 1);
+    db.close().await;
+
     // The same from grant.toml.
     let path = common::sqlite_file("opts-toml");
     let toml = format!(

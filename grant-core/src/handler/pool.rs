@@ -168,7 +168,7 @@ pub struct PoolSlot {
     /// life, and its read-only twin opens only after the writer (a shared in-memory
     /// database opened read-only first would be read-only for everyone).
     pub(super) in_memory: bool,
-    /// The writer that must have a connection open before this pool connects.
+    /// The writer that must have opened a connection before this pool connects.
     pub(super) opens_after: Option<Arc<PoolSlot>>,
     /// Set by [`PoolSlot::close`]: no new connection is handed out.
     pub(super) closed: AtomicBool,
@@ -213,10 +213,11 @@ impl PoolSlot {
         }
     }
 
-    /// This pool connects only once `writer` has a connection open (an in-memory SQLite
-    /// database's read-only twin).
+    /// This pool connects only once `writer` has had a connection open: a SQLite read-only
+    /// twin, so that the writer creates the file (and sets its journal mode) first, and an
+    /// in-memory database is not first opened read-only.
     pub(crate) fn opening_after(mut self, writer: &Arc<PoolSlot>) -> PoolSlot {
-        if self.in_memory {
+        if self.backend == Backend::Sqlite {
             self.opens_after = Some(writer.clone());
         }
         self
