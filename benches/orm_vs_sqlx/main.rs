@@ -25,6 +25,7 @@
 //! (strings by `&str`, the cheapest way sqlx offers).
 
 mod parts;
+mod profile;
 mod routing;
 mod rows;
 mod setup;
@@ -43,6 +44,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Ok(spec) = std::env::var("GRANT_BENCH_PROFILE") {
+        profile::run(&rt, &spec);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
 
     let path = std::env::temp_dir().join(format!("grant-bench-{}.db", std::process::id()));
