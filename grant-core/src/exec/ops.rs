@@ -525,7 +525,7 @@ pub(crate) async fn update_all<M: Model>(
     let req = Request::model(M::META, Access::Write, "update_all");
     let conn = resolve(target, &req)?;
     let mut w = SqlWriter::new(conn.backend(), 128);
-    let mut binds = Vec::with_capacity(assignments.len());
+    let mut binds = Vec::with_capacity(assignments.len() + parts.filters.len());
     w.push("UPDATE ").ident(M::META.table).push(" SET ");
     for (i, a) in assignments.iter().enumerate() {
         if i > 0 {

@@ -235,7 +235,9 @@ impl DatabaseEntry {
 /// ```
 #[derive(Debug, Default)]
 pub struct ConnectionHandler {
-    databases: DashMap<Arc<str>, Arc<DatabaseEntry>>,
+    /// Keyed by name, hashed with foldhash (a lookup per statement; SipHash cost more than
+    /// the rest of the lookup).
+    databases: DashMap<Arc<str>, Arc<DatabaseEntry>, foldhash::fast::RandomState>,
 }
 
 impl ConnectionHandler {
