@@ -46,7 +46,9 @@ pub(crate) fn run(rt: &Runtime, spec: &str) {
     };
     let fixture = rt.block_on(Fixture::new(engine_name(engine), &url));
     let inputs: Vec<Vec<_>> = (0..iters).map(|i| fixture.input(op, i)).collect();
+    let start = std::time::Instant::now();
     measured(rt, &fixture, op, side, inputs);
+    let elapsed = start.elapsed();
     if op.writes() {
         rt.block_on(fixture.cleanup());
     }
@@ -54,7 +56,10 @@ pub(crate) fn run(rt: &Runtime, spec: &str) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    println!("profiled {iters} statements of {spec}");
+    println!(
+        "profiled {iters} statements of {spec}: {:.2} µs each",
+        elapsed.as_secs_f64() * 1e6 / iters as f64
+    );
 }
 
 fn engine_name(engine: &str) -> &'static str {
@@ -66,7 +71,13 @@ fn engine_name(engine: &str) -> &'static str {
 
 /// The statements callgrind counts (inputs are prepared before it is entered).
 #[inline(never)]
-fn measured(rt: &Runtime, fixture: &Fixture, op: Op, side: Side, inputs: Vec<Vec<crate::setup::Item>>) {
+fn measured(
+    rt: &Runtime,
+    fixture: &Fixture,
+    op: Op,
+    side: Side,
+    inputs: Vec<Vec<crate::setup::Item>>,
+) {
     rt.block_on(async {
         for (i, batch) in inputs.into_iter().enumerate() {
             fixture.run(op, side, i as u64, batch).await;

@@ -45,11 +45,9 @@ impl Op {
         }
     }
 
+    /// Whether the row writes (its samples are followed by a cleanup).
     pub(crate) fn writes(self) -> bool {
-        matches!(
-            self,
-            Op::InsertOne | Op::InsertAll1000 | Op::InsertAll1000NoKeys
-        )
+        !matches!(self, Op::FindByPk | Op::Filter100)
     }
 }
 
