@@ -184,6 +184,10 @@ impl Fixture {
             // after every sample of a writing row instead, outside the timing.
             database = database.after_connect("PRAGMA wal_autocheckpoint = 0");
         }
+        if std::env::var_os("GRANT_BENCH_NO_STATEMENT_TIMEOUT").is_some() {
+            // To measure what Grant's statement timeout costs (BENCHMARKS.md).
+            database = database.statement_timeout(None);
+        }
         let grant = Grant::from_config(
             Config::builder()
                 .database("primary", database)
