@@ -8,8 +8,9 @@
 //! ```
 //!
 //! Every row is a criterion group with two functions, `grant` and `sqlx`. Both functions
-//! run the two sides *interleaved* (grant then sqlx on even iterations, sqlx then grant on
-//! odd ones) and time each side separately; `grant` reports Grant's time, `sqlx` the raw
+//! run the two sides *interleaved* (in each iteration both, which one first chosen by a
+//! fixed pseudo-random bit: half the iterations each, without a period) and time each
+//! side separately; `grant` reports Grant's time, `sqlx` the raw
 //! sqlx time. So each reported number was measured while the other side ran in between,
 //! on the same connections, the same prepared statements (sqlx caches them per
 //! connection by SQL text, and the text is identical) and the same table state.
@@ -25,6 +26,7 @@
 //! (strings by `&str`, the cheapest way sqlx offers).
 
 mod parts;
+mod profile;
 mod routing;
 mod rows;
 mod setup;
@@ -43,6 +45,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Ok(spec) = std::env::var("GRANT_BENCH_PROFILE") {
+        profile::run(&rt, &spec);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
 
     let path = std::env::temp_dir().join(format!("grant-bench-{}.db", std::process::id()));

@@ -19,16 +19,18 @@ pub(crate) enum Op {
     InsertAll1000,
     InsertAll1000NoKeys,
     UpdateOne,
+    UpdateAllOne,
 }
 
 impl Op {
-    pub(crate) const ALL: [Op; 6] = [
+    pub(crate) const ALL: [Op; 7] = [
         Op::FindByPk,
         Op::Filter100,
         Op::InsertOne,
         Op::InsertAll1000,
         Op::InsertAll1000NoKeys,
         Op::UpdateOne,
+        Op::UpdateAllOne,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -39,14 +41,13 @@ impl Op {
             Op::InsertAll1000 => "insert_all_1000",
             Op::InsertAll1000NoKeys => "insert_all_1000_without_keys",
             Op::UpdateOne => "update_one",
+            Op::UpdateAllOne => "update_all_one_row",
         }
     }
 
+    /// Whether the row writes (its samples are followed by a cleanup).
     pub(crate) fn writes(self) -> bool {
-        matches!(
-            self,
-            Op::InsertOne | Op::InsertAll1000 | Op::InsertAll1000NoKeys
-        )
+        !matches!(self, Op::FindByPk | Op::Filter100)
     }
 }
 
@@ -188,6 +189,24 @@ impl Fixture {
                         > 0),
                 };
                 assert!(black_box(updated));
+            }
+            (Op::UpdateAllOne, side) => {
+                let row = &batch[0];
+                let n = match side {
+                    Side::Grant => Item::query()
+                        .filter(Item::ID.eq(row.id))
+                        .update_all(&self.grant, [Item::SCORE.set(row.score)])
+                        .await
+                        .unwrap(),
+                    Side::Sqlx => with_pool!(&self.pool, |p| sqlx::query(&self.sql.update_all)
+                        .bind(row.score)
+                        .bind(row.id)
+                        .execute(p)
+                        .await
+                        .unwrap()
+                        .rows_affected()),
+                };
+                assert_eq!(black_box(n), 1);
             }
         }
     }

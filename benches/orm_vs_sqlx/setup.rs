@@ -71,6 +71,9 @@ pub(crate) struct Sql {
     /// `insert_batch` without `RETURNING`.
     pub(crate) insert_batch_no_keys: String,
     pub(crate) update: String,
+    /// What `Item::query().filter(Item::ID.eq(..)).update_all(.., [Item::SCORE.set(..)])`
+    /// sends.
+    pub(crate) update_all: String,
 }
 
 impl Sql {
@@ -116,6 +119,11 @@ impl Sql {
             p(4),
             p(5)
         );
+        let update_all = format!(
+            r#"UPDATE "bench_items" SET "score" = {} WHERE "id" = {}"#,
+            p(1),
+            p(2)
+        );
         let sql = Sql {
             find,
             filter,
@@ -123,6 +131,7 @@ impl Sql {
             insert_batch: returning(insert_rows(BATCH)),
             insert_batch_no_keys: insert_rows(BATCH),
             update,
+            update_all,
         };
         // The fixed statements must be Grant's own, byte for byte.
         let grant = Statements::build(Item::META, backend);
@@ -167,9 +176,21 @@ impl Fixture {
             min_connections: 2,
             ..PoolConfig::default()
         };
+        let mut database = DatabaseConfig::new(url).pool(pool_config);
+        if url.starts_with("sqlite:") {
+            // SQLite's automatic WAL checkpoint (an fsync, several ms under the shared
+            // disk's load) would land on whichever statement crosses its threshold, a few
+            // times per sample, and decide the row's ratio by luck: the bench checkpoints
+            // after every sample of a writing row instead, outside the timing.
+            database = database.after_connect("PRAGMA wal_autocheckpoint = 0");
+        }
+        if std::env::var_os("GRANT_BENCH_NO_STATEMENT_TIMEOUT").is_some() {
+            // To measure what Grant's statement timeout costs (BENCHMARKS.md).
+            database = database.statement_timeout(None);
+        }
         let grant = Grant::from_config(
             Config::builder()
-                .database("primary", DatabaseConfig::new(url).pool(pool_config))
+                .database("primary", database)
                 .build()
                 .expect("config"),
         )
@@ -273,9 +294,10 @@ impl Fixture {
         assert_eq!(a, b);
         assert_eq!(a.len(), LIMIT as usize);
 
-        if let Pool::Postgres(p) = &self.pool {
+        if let (Pool::Postgres(writer), Pool::Postgres(reader)) = (&self.pool, &self.read_pool) {
             // Every statement the connections prepared for this table is one of the raw
             // side's texts: Grant sent exactly the same SQL (including the filter's).
+            // Writes run on the writer's connections, reads on its read-only twin's.
             let ours = [
                 &self.sql.find,
                 &self.sql.filter,
@@ -283,28 +305,31 @@ impl Fixture {
                 &self.sql.insert_batch,
                 &self.sql.insert_batch_no_keys,
                 &self.sql.update,
+                &self.sql.update_all,
             ];
-            // Hold both connections at once so each is inspected.
-            let mut conns = vec![p.acquire().await.unwrap(), p.acquire().await.unwrap()];
             let mut seen = Vec::new();
-            for conn in &mut conns {
-                let texts: Vec<String> = sqlx::query_scalar(
-                    "SELECT statement FROM pg_prepared_statements \
-                     WHERE statement LIKE 'INSERT INTO \"bench_items\"%' \
-                        OR statement LIKE 'SELECT % FROM \"bench_items\"%' \
-                        OR statement LIKE 'UPDATE \"bench_items\"%'",
-                )
-                .persistent(false) // not itself listed
-                .fetch_all(&mut **conn)
-                .await
-                .unwrap();
-                for t in texts {
-                    assert!(
-                        ours.iter().any(|o| o.as_str() == t),
-                        "Grant prepared a statement the raw side does not use: {}..",
-                        &t[..t.len().min(160)]
-                    );
-                    seen.push(t);
+            for p in [writer, reader] {
+                // Hold both connections of a pool at once so each is inspected.
+                let mut conns = vec![p.acquire().await.unwrap(), p.acquire().await.unwrap()];
+                for conn in &mut conns {
+                    let texts: Vec<String> = sqlx::query_scalar(
+                        "SELECT statement FROM pg_prepared_statements \
+                         WHERE statement LIKE 'INSERT INTO \"bench_items\"%' \
+                            OR statement LIKE 'SELECT % FROM \"bench_items\"%' \
+                            OR statement LIKE 'UPDATE \"bench_items\"%'",
+                    )
+                    .persistent(false) // not itself listed
+                    .fetch_all(&mut **conn)
+                    .await
+                    .unwrap();
+                    for t in texts {
+                        assert!(
+                            ours.iter().any(|o| o.as_str() == t),
+                            "Grant prepared a statement the raw side does not use: {}..",
+                            &t[..t.len().min(160)]
+                        );
+                        seen.push(t);
+                    }
                 }
             }
             for o in ours {
@@ -322,7 +347,7 @@ impl Fixture {
     pub(crate) fn input(&self, op: Op, i: u64) -> Vec<Item> {
         match op {
             Op::InsertAll1000 | Op::InsertAll1000NoKeys => self.batch.clone(),
-            Op::UpdateOne => {
+            Op::UpdateOne | Op::UpdateAllOne => {
                 let mut rows = self.updatable.borrow_mut();
                 let n = rows.len();
                 let row = &mut rows[i as usize % n];
@@ -333,7 +358,8 @@ impl Fixture {
         }
     }
 
-    /// Remove the rows inserted while benchmarking (outside any timing).
+    /// Remove the rows inserted while benchmarking and, on SQLite, checkpoint the WAL
+    /// (outside any timing).
     pub(crate) async fn cleanup(&self) {
         with_pool!(&self.pool, |p| {
             sqlx::query(&format!("DELETE FROM bench_items WHERE id > {SEED_ROWS}"))
@@ -341,5 +367,11 @@ impl Fixture {
                 .await
                 .expect("cleanup");
         });
+        if let Pool::Sqlite(p) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(p)
+                .await
+                .expect("checkpoint");
+        }
     }
 }

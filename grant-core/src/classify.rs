@@ -290,12 +290,19 @@ impl<'a> Lexer<'a> {
     }
 }
 
-/// The tokens of one statement, judged when it ends.
+/// One statement, judged as its tokens arrive (no allocation): its verb, the first tokens
+/// after it (enough for `PRAGMA schema.name(..)`), and whether a token after it writes.
 #[derive(Default)]
 struct Statement<'a> {
     verb: Option<&'a str>,
-    /// Tokens after the verb that matter (kept small: words and a few punctuation marks).
-    tokens: Vec<Token<'a>>,
+    /// The first tokens after the verb.
+    head: [Option<Token<'a>>; 4],
+    /// How many tokens followed the verb.
+    count: usize,
+    /// The previous token after the verb, when it was a word.
+    prev_word: Option<&'a str>,
+    /// DML, `INTO`, a locking clause or `set_config` after the verb.
+    writes: bool,
     any: bool,
 }
 
@@ -311,7 +318,17 @@ impl<'a> Statement<'a> {
             // `(SELECT ..) UNION (..)`: leading parentheses before the verb.
             (None, Token::Open) => {}
             (None, _) => self.verb = Some(""),
-            (Some(_), t) => self.tokens.push(t),
+            (Some(_), t) => {
+                if let Some(slot) = self.head.get_mut(self.count) {
+                    *slot = Some(t);
+                }
+                self.count += 1;
+                let prev = self.prev_word.take();
+                if let Token::Word(w) = t {
+                    self.writes = self.writes || writes_at(prev, w);
+                    self.prev_word = Some(w);
+                }
+            }
         }
     }
 
@@ -328,53 +345,57 @@ impl<'a> Statement<'a> {
         ]
         .iter()
         .any(|v| is(v));
-        if !read_verb || self.writes_inside() {
+        if !read_verb || self.writes {
             SqlKind::Write
         } else {
             SqlKind::Read
         }
     }
 
-    /// DML, `INTO`, locking clauses and `set_config` inside a statement whose verb reads.
-    fn writes_inside(&self) -> bool {
-        let word = |i: usize| match self.tokens.get(i) {
-            Some(Token::Word(w)) => Some(*w),
-            _ => None,
-        };
-        (0..self.tokens.len()).any(|i| {
-            let Some(w) = word(i) else { return false };
-            let is = |x: &str| w.eq_ignore_ascii_case(x);
-            let next_is = |x: &str| word(i + 1).is_some_and(|n| n.eq_ignore_ascii_case(x));
-            is("insert")
-                || is("update")
-                || is("delete")
-                || is("merge")
-                || is("into")
-                || is("set_config")
-                || (is("for") && (next_is("share") || next_is("key") || next_is("no")))
-                || (is("lock") && next_is("in"))
-        })
+    /// The token at `i` after the verb (`None` past the end; only the first few are kept).
+    fn token(&self, i: usize) -> Option<Token<'a>> {
+        self.head.get(i).copied().flatten()
     }
 
     /// `PRAGMA name`, `PRAGMA schema.name` and the table-valued `PRAGMA name(arg)` of the
     /// pragmas that only read are reads; any `PRAGMA name = value` or `name(value)` of a
     /// setting is a write.
     fn pragma(&self) -> SqlKind {
-        let mut t = self.tokens.as_slice();
-        if let [Token::Word(_), Token::Dot, rest @ ..] = t {
-            t = rest;
-        }
-        let (name, rest) = match t {
-            [Token::Word(name), rest @ ..] => (*name, rest),
-            _ => return SqlKind::Write,
+        let at = match (self.token(0), self.token(1)) {
+            (Some(Token::Word(_)), Some(Token::Dot)) => 2,
+            _ => 0,
+        };
+        let Some(Token::Word(name)) = self.token(at) else {
+            return SqlKind::Write;
         };
         let one_of = |list: &[&str]| list.iter().any(|n| name.eq_ignore_ascii_case(n));
-        match rest {
-            [] if one_of(PRAGMA_QUERIES) || one_of(PRAGMA_TABLES) => SqlKind::Read,
-            [Token::Open, ..] if one_of(PRAGMA_TABLES) => SqlKind::Read,
-            _ => SqlKind::Write,
+        if self.count == at + 1 {
+            // Nothing after the name.
+            if one_of(PRAGMA_QUERIES) || one_of(PRAGMA_TABLES) {
+                return SqlKind::Read;
+            }
+        } else if self.token(at + 1) == Some(Token::Open) && one_of(PRAGMA_TABLES) {
+            return SqlKind::Read;
         }
+        SqlKind::Write
     }
+}
+
+/// Whether word `w` after the verb writes, given the word just before it (`prev`, if the
+/// token before it was a word): DML, `INTO` (`SELECT .. INTO`), `set_config`, and the
+/// locking clauses `FOR SHARE`, `FOR KEY SHARE`, `FOR NO KEY UPDATE`, `LOCK IN SHARE MODE`
+/// (`FOR UPDATE` is caught by `update`).
+fn writes_at(prev: Option<&str>, w: &str) -> bool {
+    let is = |x: &str| w.eq_ignore_ascii_case(x);
+    let prev_is = |x: &str| prev.is_some_and(|p| p.eq_ignore_ascii_case(x));
+    is("insert")
+        || is("update")
+        || is("delete")
+        || is("merge")
+        || is("into")
+        || is("set_config")
+        || (prev_is("for") && (is("share") || is("key") || is("no")))
+        || (prev_is("lock") && is("in"))
 }
 
 /// Pragmas that only report something when given no value.
@@ -447,6 +468,10 @@ mod tests {
             "SELECT updated_at, created_at FROM t",
             "SELECT replace(name, 'a', 'b') FROM t",
             "SELECT current_setting('default_transaction_read_only')",
+            "PRAGMA main.user_version",
+            "PRAGMA table_info",
+            "SELECT \"for\" FROM t WHERE share = 1",
+            "SELECT lock, \"in\" FROM t",
         ] {
             assert_eq!(classify_sql(sql), SqlKind::Read, "{sql}");
         }
@@ -481,6 +506,10 @@ mod tests {
             "PRAGMA journal_mode = WAL",
             "PRAGMA journal_mode(WAL)",
             "PRAGMA wal_checkpoint",
+            "PRAGMA main.user_version = 3",
+            "PRAGMA main.query_only(0)",
+            "PRAGMA main.",
+            "SELECT * FROM t FOR\n  SHARE",
             "PRAGMA query_only = 0; INSERT INTO t VALUES (2)",
             "SELECT set_config('default_transaction_read_only', 'off', false)",
             "SELECT pg_catalog.set_config('x', 'y', false)",

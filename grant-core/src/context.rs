@@ -38,6 +38,19 @@ impl Context {
         CONTEXT.try_with(Context::clone).unwrap_or_default()
     }
 
+    /// The context outside any scope.
+    const NONE: Context = Context {
+        role: None,
+        shard: None,
+        prevent_writes: false,
+    };
+
+    /// `f` of the current task's context, read in place (no clone).
+    #[inline]
+    pub(crate) fn with_current<R>(f: impl Fn(&Context) -> R) -> R {
+        CONTEXT.try_with(&f).unwrap_or_else(|_| f(&Context::NONE))
+    }
+
     /// The role a write in this scope uses, or the refusal of a write that the scope forbids
     /// (reading role, prevent-writes) on `database`. Checked before any SQL is sent.
     pub(crate) fn check_write(&self, database: &str) -> Result<Role> {

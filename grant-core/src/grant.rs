@@ -141,8 +141,12 @@ impl Grant {
     /// prevent-writes scope use read-only sessions too. Writes use the writer and are
     /// refused, before any SQL is sent, in a reading or prevent-writes scope and on a
     /// read-only database.
+    #[inline]
     pub(crate) fn route(&self, req: &Request<'_>) -> Result<Arc<PoolSlot>> {
-        let ctx = Context::current();
+        Context::with_current(|ctx| self.route_in(ctx, req))
+    }
+
+    fn route_in(&self, ctx: &Context, req: &Request<'_>) -> Result<Arc<PoolSlot>> {
         let handler = &self.inner.handler;
         let database = req.database.unwrap_or(&self.inner.default);
         let shard = ctx.shard.as_deref();

@@ -45,7 +45,7 @@ pub use role::Role;
 pub use sql::{SqlWriter, Statements};
 pub use sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use transaction::Transaction;
-pub use value::{ColumnType, SqlType, Timestamp, Value};
+pub use value::{BindRef, ColumnType, SqlType, Timestamp, Value};
 
 /// Re-exports used by code that `#[derive(Model)]` generates. Not a public API.
 #[doc(hidden)]

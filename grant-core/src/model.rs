@@ -128,6 +128,15 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// `with_key` is true.
     fn push_values(&self, out: &mut Vec<Value>, with_key: bool);
 
+    /// Like [`Model::push_values`], with text and bytes borrowed from `self`
+    /// ([`ColumnType::to_bind_ref`](crate::ColumnType::to_bind_ref)): what batch inserts
+    /// bind. The derive generates it; the default copies through `push_values`.
+    fn push_bind_refs<'a>(&'a self, out: &mut Vec<crate::value::BindRef<'a>>, with_key: bool) {
+        let mut owned = Vec::with_capacity(Self::META.columns.len());
+        self.push_values(&mut owned, with_key);
+        out.extend(owned.into_iter().map(crate::value::BindRef::Owned));
+    }
+
     /// Every column's value, in the order of `META.columns`.
     fn values(&self) -> Vec<Value> {
         let mut out = Vec::with_capacity(Self::META.columns.len());

@@ -43,12 +43,17 @@ impl SqlWriter {
             Backend::MySql => '`',
             Backend::Postgres | Backend::Sqlite => '"',
         };
+        self.sql.reserve(name.len() + 2);
         self.sql.push(q);
-        for c in name.chars() {
-            if c == q {
-                self.sql.push(q);
+        if name.as_bytes().contains(&(q as u8)) {
+            for c in name.chars() {
+                if c == q {
+                    self.sql.push(q);
+                }
+                self.sql.push(c);
             }
-            self.sql.push(c);
+        } else {
+            self.sql.push_str(name);
         }
         self.sql.push(q);
         self
@@ -326,8 +331,10 @@ fn push_decimal(out: &mut String, mut n: usize) {
             break;
         }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+    out.reserve(buf.len() - i);
+    for &digit in &buf[i..] {
+        out.push(char::from(digit));
+    }
 }
 
 #[cfg(test)]

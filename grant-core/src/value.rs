@@ -101,6 +101,25 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// A value to bind, borrowed from the model where that saves a copy (text and bytes);
+/// what [`ColumnType::to_bind_ref`] returns and batch inserts bind.
+///
+/// ```
+/// use grant_core::{BindRef, ColumnType, Value};
+/// let name = String::from("ann");
+/// assert!(matches!(name.to_bind_ref(), BindRef::Text("ann")));
+/// assert!(matches!(7i64.to_bind_ref(), BindRef::Owned(Value::I64(7))));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum BindRef<'a> {
+    /// Any value, owned.
+    Owned(Value),
+    /// Text, borrowed (bound like [`Value::Text`]).
+    Text(&'a str),
+    /// Bytes, borrowed (bound like [`Value::Bytes`]).
+    Bytes(&'a [u8]),
+}
+
 /// A Rust type that can be a model's column: bound as a [`Value`] and decoded from a row
 /// of each engine.
 ///
@@ -126,6 +145,12 @@ pub trait ColumnType: Sized + Send + Sync + 'static {
     const NULLABLE: bool = false;
     /// The value to bind.
     fn to_value(&self) -> Value;
+    /// The value to bind, borrowed where the type allows it (text and bytes), so a batch
+    /// insert binds without copying. The default is [`ColumnType::to_value`].
+    #[inline]
+    fn to_bind_ref(&self) -> BindRef<'_> {
+        BindRef::Owned(self.to_value())
+    }
     /// Decode from a PostgreSQL row.
     fn decode_pg<I: ColumnIndex<PgRow> + Copy>(row: &PgRow, index: I) -> Result<Self, sqlx::Error>;
     /// Decode from a MariaDB/MySQL row.
@@ -142,12 +167,22 @@ pub trait ColumnType: Sized + Send + Sync + 'static {
 
 macro_rules! column_type {
     ($ty:ty, $sql:ident, $variant:ident, |$v:ident| $to:expr) => {
+        column_type!($ty, $sql, $variant, |$v| $to, |v| BindRef::Owned(
+            ColumnType::to_value(v)
+        ));
+    };
+    ($ty:ty, $sql:ident, $variant:ident, |$v:ident| $to:expr, |$r:ident| $to_ref:expr) => {
         impl ColumnType for $ty {
             const SQL_TYPE: SqlType = SqlType::$sql;
             #[inline]
             fn to_value(&self) -> Value {
                 let $v = self;
                 Value::$variant($to)
+            }
+            #[inline]
+            fn to_bind_ref(&self) -> BindRef<'_> {
+                let $r = self;
+                $to_ref
             }
             #[inline]
             fn decode_pg<I: ColumnIndex<PgRow> + Copy>(
@@ -205,8 +240,8 @@ column_type!(i32, I32, I32, |v| *v);
 column_type!(i64, I64, I64, |v| *v);
 column_type!(f32, F32, F32, |v| *v);
 column_type!(f64, F64, F64, |v| *v);
-column_type!(String, Text, Text, |v| v.clone());
-column_type!(Vec<u8>, Bytes, Bytes, |v| v.clone());
+column_type!(String, Text, Text, |v| v.clone(), |v| BindRef::Text(v));
+column_type!(Vec<u8>, Bytes, Bytes, |v| v.clone(), |v| BindRef::Bytes(v));
 column_type!(DateTime<Utc>, DateTimeUtc, DateTimeUtc, |v| *v);
 column_type!(NaiveDateTime, NaiveDateTime, NaiveDateTime, |v| *v);
 column_type!(NaiveDate, NaiveDate, NaiveDate, |v| *v);
@@ -233,6 +268,14 @@ impl<T: ColumnType> From<Option<T>> for Value {
 
 impl<T: ColumnType> ColumnType for Option<T> {
     const SQL_TYPE: SqlType = T::SQL_TYPE;
+
+    #[inline]
+    fn to_bind_ref(&self) -> BindRef<'_> {
+        match self {
+            Some(v) => v.to_bind_ref(),
+            None => BindRef::Owned(Value::Null(T::SQL_TYPE)),
+        }
+    }
     const NULLABLE: bool = true;
 
     #[inline]

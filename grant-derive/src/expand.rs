@@ -67,6 +67,18 @@ pub fn expand(m: &ModelInput) -> TokenStream {
             push
         }
     });
+    let bind_refs = columns.iter().map(|f| {
+        let id = &f.ident;
+        let ty = &f.ty;
+        let push = quote_spanned! {ty.span()=>
+            out.push(<#ty as ::grant::ColumnType>::to_bind_ref(&self.#id));
+        };
+        if f.ident == key_field.ident {
+            quote! { if with_key { #push } }
+        } else {
+            push
+        }
+    });
     let timestamps = m.fields.iter().any(|f| f.timestamp.is_some());
 
     let set_generated = if auto {
@@ -156,6 +168,10 @@ pub fn expand(m: &ModelInput) -> TokenStream {
 
                 fn push_values(&self, out: &mut ::std::vec::Vec<::grant::Value>, with_key: bool) {
                     #(#values)*
+                }
+
+                fn push_bind_refs<'grant_a>(&'grant_a self, out: &mut ::std::vec::Vec<::grant::BindRef<'grant_a>>, with_key: bool) {
+                    #(#bind_refs)*
                 }
 
                 fn set_key(&mut self, key: #key_ty) {

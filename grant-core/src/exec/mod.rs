@@ -127,77 +127,91 @@ pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<
 /// aborted. `$user_sql` marks SQL written by the user (see [`Request::user_sql`]).
 macro_rules! dispatch {
     ($conn:expr, $user_sql:expr, |$x:ident, $db:ident| $body:expr) => {
-        match $conn {
-            $crate::exec::Conn::Pool(slot) => {
-                let limit = slot.statement_timeout().unwrap_or(std::time::Duration::MAX);
-                match slot.pool() {
-                    $crate::handler::Pool::Postgres(p) => {
-                        type $db = ::sqlx::postgres::Postgres;
-                        let mut pc = slot.acquire(p).await?;
-                        let r = tokio::time::timeout(limit, async {
-                            let $x = &mut *pc;
-                            $body
-                        })
-                        .await;
-                        $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
-                    }
-                    $crate::handler::Pool::MySql(p) => {
-                        type $db = ::sqlx::mysql::MySql;
-                        let mut pc = slot.acquire(p).await?;
-                        let r = tokio::time::timeout(limit, async {
-                            let $x = &mut *pc;
-                            $body
-                        })
-                        .await;
-                        $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
-                    }
-                    $crate::handler::Pool::Sqlite(p) => {
-                        type $db = ::sqlx::sqlite::Sqlite;
-                        let mut pc = slot.acquire(p).await?;
-                        let r = tokio::time::timeout(limit, async {
-                            let $x = &mut *pc;
-                            $body
-                        })
-                        .await;
-                        $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+        'dispatch: {
+            match $conn {
+                $crate::exec::Conn::Pool(slot) => {
+                    let limit = slot.statement_timeout().unwrap_or(std::time::Duration::MAX);
+                    match slot.pool() {
+                        $crate::handler::Pool::Postgres(p) => {
+                            type $db = ::sqlx::postgres::Postgres;
+                            let mut pc = match slot.acquire(p).await {
+                                Ok(pc) => pc,
+                                Err(e) => break 'dispatch Err(e),
+                            };
+                            let r = tokio::time::timeout(limit, async {
+                                let $x = &mut *pc;
+                                $body
+                            })
+                            .await;
+                            $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+                        }
+                        $crate::handler::Pool::MySql(p) => {
+                            type $db = ::sqlx::mysql::MySql;
+                            let mut pc = match slot.acquire(p).await {
+                                Ok(pc) => pc,
+                                Err(e) => break 'dispatch Err(e),
+                            };
+                            let r = tokio::time::timeout(limit, async {
+                                let $x = &mut *pc;
+                                $body
+                            })
+                            .await;
+                            $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+                        }
+                        $crate::handler::Pool::Sqlite(p) => {
+                            type $db = ::sqlx::sqlite::Sqlite;
+                            let mut pc = match slot.acquire(p).await {
+                                Ok(pc) => pc,
+                                Err(e) => break 'dispatch Err(e),
+                            };
+                            let r = tokio::time::timeout(limit, async {
+                                let $x = &mut *pc;
+                                $body
+                            })
+                            .await;
+                            $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
+                        }
                     }
                 }
-            }
-            $crate::exec::Conn::Tx { inner, .. } => {
-                let limit = inner.check_open()?.unwrap_or(std::time::Duration::MAX);
-                let r = match inner.conn_mut() {
-                    Some($crate::transaction::TxConn::Postgres(c)) => {
-                        type $db = ::sqlx::postgres::Postgres;
-                        tokio::time::timeout(limit, async {
-                            let $x = &mut **c;
-                            $body
-                        })
-                        .await
+                $crate::exec::Conn::Tx { inner, .. } => {
+                    let limit = match inner.check_open() {
+                        Ok(limit) => limit.unwrap_or(std::time::Duration::MAX),
+                        Err(e) => break 'dispatch Err(e),
+                    };
+                    let r = match inner.conn_mut() {
+                        Some($crate::transaction::TxConn::Postgres(c)) => {
+                            type $db = ::sqlx::postgres::Postgres;
+                            tokio::time::timeout(limit, async {
+                                let $x = &mut **c;
+                                $body
+                            })
+                            .await
+                        }
+                        Some($crate::transaction::TxConn::MySql(c)) => {
+                            type $db = ::sqlx::mysql::MySql;
+                            tokio::time::timeout(limit, async {
+                                let $x = &mut **c;
+                                $body
+                            })
+                            .await
+                        }
+                        Some($crate::transaction::TxConn::Sqlite(c)) => {
+                            type $db = ::sqlx::sqlite::Sqlite;
+                            tokio::time::timeout(limit, async {
+                                let $x = &mut **c;
+                                $body
+                            })
+                            .await
+                        }
+                        None => Ok(Err($crate::error::Error::InvalidQuery {
+                            model: "transaction",
+                            message: "the transaction is over".to_string(),
+                        })),
+                    };
+                    match r {
+                        Ok(r) => r,
+                        Err(_) => Err(inner.timed_out(limit)),
                     }
-                    Some($crate::transaction::TxConn::MySql(c)) => {
-                        type $db = ::sqlx::mysql::MySql;
-                        tokio::time::timeout(limit, async {
-                            let $x = &mut **c;
-                            $body
-                        })
-                        .await
-                    }
-                    Some($crate::transaction::TxConn::Sqlite(c)) => {
-                        type $db = ::sqlx::sqlite::Sqlite;
-                        tokio::time::timeout(limit, async {
-                            let $x = &mut **c;
-                            $body
-                        })
-                        .await
-                    }
-                    None => Ok(Err($crate::error::Error::InvalidQuery {
-                        model: "transaction",
-                        message: "the transaction is over".to_string(),
-                    })),
-                };
-                match r {
-                    Ok(r) => r,
-                    Err(_) => Err(inner.timed_out(limit)),
                 }
             }
         }
@@ -207,19 +221,26 @@ macro_rules! dispatch {
 /// Runs one statement on `$conn`: a span for it, error mapping naming its target, and
 /// `$body` with `$x` the concrete connection, `$db` its database type and `$err` the mapper.
 /// `$rows` counts the rows of the result for the span.
+///
+/// The span exists only when a subscriber is interested in it ([`run::span`]); without one
+/// the statement runs inline, with no span and no extra future around it.
 macro_rules! run_statement {
     ($conn:expr, $req:expr, $model:expr, $rows:expr, |$x:ident, $db:ident, $err:ident| $body:expr) => {{
         let conn = $conn;
         let req: &$crate::exec::Request<'_> = $req;
-        let span = $crate::exec::run::span(conn.key(), req);
         let src = $crate::exec::ErrSource::of(&conn, $model);
         let $err = src.ctx();
-        $crate::exec::run::traced(
-            span,
-            async { dispatch!(conn, req.user_sql, |$x, $db| $body) },
-            $rows,
-        )
-        .await
+        match $crate::exec::run::span(conn.key(), req) {
+            None => dispatch!(conn, req.user_sql, |$x, $db| $body),
+            Some(span) => {
+                $crate::exec::run::traced(
+                    span,
+                    async { dispatch!(conn, req.user_sql, |$x, $db| $body) },
+                    $rows,
+                )
+                .await
+            }
+        }
     }};
 }
 

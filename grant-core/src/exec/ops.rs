@@ -8,9 +8,9 @@ use crate::model::Model;
 use crate::query::{Assignment, QueryParts, Select};
 use crate::sql::{insert_columns, SqlWriter};
 use crate::transaction::TxInner;
-use crate::value::{ColumnType as _, Value};
+use crate::value::{BindRef, ColumnType as _, Value};
 
-use super::run::{bind_all, execute, execute_on, fetch_all_on, fetch_optional_on};
+use super::run::{bind_all, bind_refs, execute, execute_on, fetch_all_on, fetch_optional_on};
 use super::{resolve, Access, Conn, Request, Target};
 
 /// Build the SQL and values of a SELECT of `M`.
@@ -143,10 +143,11 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now().trunc_subsecs(6)
 }
 
-/// Append a row's insert values in column order, without a generated key.
+/// Append a row's insert values in column order, without a generated key; text and bytes
+/// borrowed from the row.
 #[inline]
-fn push_insert_values<M: Model>(m: &M, out: &mut Vec<Value>) {
-    m.push_values(out, !M::META.auto_increment);
+fn push_insert_values<'a, M: Model>(m: &'a M, out: &mut Vec<BindRef<'a>>) {
+    m.push_bind_refs(out, !M::META.auto_increment);
 }
 
 /// Fill the automatic timestamps the model declares.
@@ -175,7 +176,7 @@ pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()
             M::META.name,
             |_| 1,
             |x, DB, err| {
-                let args = bind_all::<DB>(values)?;
+                let args = bind_refs::<DB>(values)?;
                 match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
                     Some(row) => returned_key::<DB, M>(&row).map(Some),
                     None => Ok(None),
@@ -243,10 +244,10 @@ async fn execute_insert(
     conn: Conn<'_>,
     req: &Request<'_>,
     sql: &str,
-    binds: Vec<Value>,
+    binds: Vec<BindRef<'_>>,
 ) -> Result<(u64, Option<i128>)> {
     run_statement!(conn, req, req.model, |v| v.0, |x, DB, err| {
-        let args = bind_all::<DB>(binds)?;
+        let args = bind_refs::<DB>(binds)?;
         let r = execute_on::<DB, _>(x, sql, args, err).await?;
         Ok((DB::rows_affected(&r), DB::generated_id(&r)))
     })
@@ -415,7 +416,7 @@ async fn insert_chunks<M: Model>(
                 M::META.name,
                 |v| v.len() as u64,
                 |x, DB, err| {
-                    let args = bind_all::<DB>(values)?;
+                    let args = bind_refs::<DB>(values)?;
                     fetch_all_on::<DB, _, Returned<M::Key>>(x, sql, args, err, |row| {
                         returned_key::<DB, M>(&row)
                     })
@@ -525,7 +526,7 @@ pub(crate) async fn update_all<M: Model>(
     let req = Request::model(M::META, Access::Write, "update_all");
     let conn = resolve(target, &req)?;
     let mut w = SqlWriter::new(conn.backend(), 128);
-    let mut binds = Vec::with_capacity(assignments.len());
+    let mut binds = Vec::with_capacity(assignments.len() + parts.filters.len());
     w.push("UPDATE ").ident(M::META.table).push(" SET ");
     for (i, a) in assignments.iter().enumerate() {
         if i > 0 {

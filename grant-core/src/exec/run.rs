@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::handler::{PoolKey, PoolSlot};
 use crate::raw::Row;
-use crate::value::Value;
+use crate::value::{BindRef, Value};
 
 use super::{Conn, ErrCtx, Request};
 
@@ -102,8 +102,40 @@ pub(crate) fn bind_all<'q, DB: Driver>(values: Vec<Value>) -> Result<DB::Argumen
     Ok(args)
 }
 
-/// A span for one statement; fields `rows` and `elapsed_us` are filled when it ends.
-pub(crate) fn span(key: &PoolKey, req: &Request<'_>) -> tracing::Span {
+/// [`bind_all`] for values borrowed from the models (batch inserts).
+pub(crate) fn bind_refs<'q, DB: Driver>(values: Vec<BindRef<'q>>) -> Result<DB::Arguments<'q>> {
+    let limit = DB::BACKEND.max_bind_params();
+    if values.len() > limit {
+        return Err(Error::TooManyParameters {
+            backend: DB::BACKEND,
+            count: values.len(),
+            limit,
+        });
+    }
+    let mut args = DB::Arguments::default();
+    args.reserve(values.len(), values.len() * 8);
+    for (i, v) in values.into_iter().enumerate() {
+        DB::add_ref(&mut args, v).map_err(|e| Error::Bind {
+            column: format!("parameter {}", i + 1),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(args)
+}
+
+/// A span for one statement, when a subscriber is interested in DEBUG spans of target
+/// `grant::statement` (the callsite's interest is cached by `tracing`, so without one this
+/// is a couple of loads); fields `rows` and `elapsed_us` are filled when it ends.
+#[inline]
+pub(crate) fn span(key: &PoolKey, req: &Request<'_>) -> Option<tracing::Span> {
+    if !tracing::span_enabled!(target: "grant::statement", tracing::Level::DEBUG) {
+        return None;
+    }
+    Some(statement_span(key, req))
+}
+
+#[cold]
+fn statement_span(key: &PoolKey, req: &Request<'_>) -> tracing::Span {
     tracing::debug_span!(
         target: "grant::statement",
         "statement",

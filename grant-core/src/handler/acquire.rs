@@ -1,6 +1,8 @@
 //! Handing out a connection, bounded in time, and telling a busy pool from a server that
 //! cannot be reached.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -16,6 +18,17 @@ const DIAGNOSE_LIMIT: Duration = Duration::from_secs(1);
 /// How long a cold pool's first connection may take before Grant checks whether the
 /// server refuses outright (a local server connects in a few milliseconds).
 const EARLY_CHECK: Duration = Duration::from_millis(250);
+
+/// A pending `sqlx::Pool::acquire`.
+pub(crate) trait Acquiring<DB: sqlx::Database>:
+    Future<Output = Result<sqlx::pool::PoolConnection<DB>, sqlx::Error>> + Send
+{
+}
+
+impl<DB: sqlx::Database, F> Acquiring<DB> for F where
+    F: Future<Output = Result<sqlx::pool::PoolConnection<DB>, sqlx::Error>> + Send
+{
+}
 
 /// An attempt that ran out of time (a frozen or slow server), as opposed to a definite
 /// refusal, reset, DNS, TLS or authentication failure.
@@ -36,6 +49,12 @@ impl PoolSlot {
     ///   `acquire_timeout`, then fails with [`Error::PoolTimeout`]. Whether a wait that
     ///   ran out was a busy pool or an unreachable server is decided by one direct,
     ///   bounded connection attempt.
+    ///
+    /// The common case, an idle connection and no `test_before_acquire`, is sqlx's own
+    /// `acquire` polled once (every check of sqlx's, no timer of Grant's, no waiter
+    /// registered); only when that cannot hand one out at once does the bounded wait below
+    /// start, continuing the same acquire so that its place in the queue is kept.
+    #[inline]
     pub(crate) async fn acquire<DB: Session>(
         &self,
         pool: &sqlx::Pool<DB>,
@@ -43,6 +62,35 @@ impl PoolSlot {
         if self.closed.load(Ordering::Relaxed) {
             return Err(self.closed_error());
         }
+        if pool.num_idle() == 0 || self.pool_config.test_before_acquire {
+            return Box::pin(self.acquire_slow(pool, None)).await;
+        }
+        let mut first = std::pin::pin!(pool.acquire());
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(first.as_mut(), cx))
+        })
+        .await;
+        match polled {
+            std::task::Poll::Ready(Ok(conn)) => {
+                if self.failed_at.load(Ordering::Relaxed) != 0 {
+                    self.failed_at.store(0, Ordering::Relaxed);
+                }
+                Ok(conn)
+            }
+            std::task::Poll::Ready(Err(sqlx::Error::PoolClosed)) => Err(self.closed_error()),
+            // Failures are reported, timed out and diagnosed by the slow path.
+            std::task::Poll::Ready(Err(_)) => Box::pin(self.acquire_slow(pool, None)).await,
+            std::task::Poll::Pending => Box::pin(self.acquire_slow(pool, Some(first))).await,
+        }
+    }
+
+    /// The bounded wait for a connection (see [`PoolSlot::acquire`]); `started` is an
+    /// acquire already polled once, continued rather than started again.
+    async fn acquire_slow<DB: Session>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        started: Option<Pin<&mut (dyn Acquiring<DB> + '_)>>,
+    ) -> Result<sqlx::pool::PoolConnection<DB>, Error> {
         if let Some(writer) = &self.opens_after {
             if pool.size() == 0 {
                 writer.open_first().await?;
@@ -58,7 +106,15 @@ impl PoolSlot {
         } else {
             c.acquire_timeout
         };
-        let waiting = tokio::time::timeout(limit, pool.acquire());
+        let mut fresh = None;
+        let acquiring: Pin<&mut (dyn Acquiring<DB> + '_)> = match started {
+            Some(started) => started,
+            None => {
+                let fresh: Pin<&mut _> = fresh.insert(Box::pin(pool.acquire())).as_mut();
+                fresh
+            }
+        };
+        let waiting = tokio::time::timeout(limit, acquiring);
         tokio::pin!(waiting);
         // sqlx retries a refused connection until the deadline; a cold pool that has not
         // connected after a moment checks once whether the server refuses outright.
@@ -89,7 +145,9 @@ impl PoolSlot {
         };
         match out {
             Ok(Ok(conn)) => {
-                self.failed_at.store(0, Ordering::Relaxed);
+                if self.failed_at.load(Ordering::Relaxed) != 0 {
+                    self.failed_at.store(0, Ordering::Relaxed);
+                }
                 Ok(conn)
             }
             Ok(Err(sqlx::Error::PoolClosed)) => Err(self.closed_error()),

@@ -233,7 +233,9 @@ impl DatabaseEntry {
 /// ```
 #[derive(Debug, Default)]
 pub struct ConnectionHandler {
-    databases: DashMap<Arc<str>, Arc<DatabaseEntry>>,
+    /// Keyed by name, hashed with foldhash (a lookup per statement; SipHash cost more than
+    /// the rest of the lookup).
+    databases: DashMap<Arc<str>, Arc<DatabaseEntry>, foldhash::fast::RandomState>,
 }
 
 impl ConnectionHandler {
@@ -335,6 +337,23 @@ impl ConnectionHandler {
     /// replica (or the read-only twin of the writer) of the entry the database's `roles`
     /// table names.
     pub fn pool(&self, database: &str, role: &Role, shard: Option<&str>) -> Result<Arc<PoolSlot>> {
+        if let Role::Writing | Role::Reading = role {
+            // The database serves these roles itself: clone only the slot, under the map's
+            // guard, not the entry too.
+            let entry = self
+                .databases
+                .get(database)
+                .ok_or_else(|| Error::UnknownDatabase {
+                    database: database.to_string(),
+                    model: None,
+                })?;
+            let targets = entry.targets(shard)?;
+            return Ok(match role {
+                Role::Writing => targets.writer(),
+                _ => targets.reader(),
+            }
+            .clone());
+        }
         let entry = self.role_entry(database, role)?;
         let targets = entry.targets(shard)?;
         Ok(match role {
