@@ -132,45 +132,9 @@ macro_rules! dispatch {
                 $crate::exec::Conn::Pool(slot) => {
                     let limit = slot.statement_timeout().unwrap_or(std::time::Duration::MAX);
                     match slot.pool() {
-                        $crate::handler::Pool::Postgres(p) => {
-                            type $db = ::sqlx::postgres::Postgres;
-                            let mut pc = match slot.acquire(p).await {
-                                Ok(pc) => pc,
-                                Err(e) => break 'dispatch Err(e),
-                            };
-                            let r = tokio::time::timeout(limit, async {
-                                let $x = &mut *pc;
-                                $body
-                            })
-                            .await;
-                            $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
-                        }
-                        $crate::handler::Pool::MySql(p) => {
-                            type $db = ::sqlx::mysql::MySql;
-                            let mut pc = match slot.acquire(p).await {
-                                Ok(pc) => pc,
-                                Err(e) => break 'dispatch Err(e),
-                            };
-                            let r = tokio::time::timeout(limit, async {
-                                let $x = &mut *pc;
-                                $body
-                            })
-                            .await;
-                            $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
-                        }
-                        $crate::handler::Pool::Sqlite(p) => {
-                            type $db = ::sqlx::sqlite::Sqlite;
-                            let mut pc = match slot.acquire(p).await {
-                                Ok(pc) => pc,
-                                Err(e) => break 'dispatch Err(e),
-                            };
-                            let r = tokio::time::timeout(limit, async {
-                                let $x = &mut *pc;
-                                $body
-                            })
-                            .await;
-                            $crate::exec::run::finish(&slot, pc, r, limit, $user_sql)
-                        }
+                        $crate::handler::Pool::Postgres(p) => pooled_arm!('dispatch, slot, p, limit, $user_sql, ::sqlx::postgres::Postgres, |$x, $db| $body),
+                        $crate::handler::Pool::MySql(p) => pooled_arm!('dispatch, slot, p, limit, $user_sql, ::sqlx::mysql::MySql, |$x, $db| $body),
+                        $crate::handler::Pool::Sqlite(p) => pooled_arm!('dispatch, slot, p, limit, $user_sql, ::sqlx::sqlite::Sqlite, |$x, $db| $body),
                     }
                 }
                 $crate::exec::Conn::Tx { inner, .. } => {
@@ -179,30 +143,9 @@ macro_rules! dispatch {
                         Err(e) => break 'dispatch Err(e),
                     };
                     let r = match inner.conn_mut() {
-                        Some($crate::transaction::TxConn::Postgres(c)) => {
-                            type $db = ::sqlx::postgres::Postgres;
-                            tokio::time::timeout(limit, async {
-                                let $x = &mut **c;
-                                $body
-                            })
-                            .await
-                        }
-                        Some($crate::transaction::TxConn::MySql(c)) => {
-                            type $db = ::sqlx::mysql::MySql;
-                            tokio::time::timeout(limit, async {
-                                let $x = &mut **c;
-                                $body
-                            })
-                            .await
-                        }
-                        Some($crate::transaction::TxConn::Sqlite(c)) => {
-                            type $db = ::sqlx::sqlite::Sqlite;
-                            tokio::time::timeout(limit, async {
-                                let $x = &mut **c;
-                                $body
-                            })
-                            .await
-                        }
+                        Some($crate::transaction::TxConn::Postgres(c)) => tx_arm!(c, limit, ::sqlx::postgres::Postgres, |$x, $db| $body),
+                        Some($crate::transaction::TxConn::MySql(c)) => tx_arm!(c, limit, ::sqlx::mysql::MySql, |$x, $db| $body),
+                        Some($crate::transaction::TxConn::Sqlite(c)) => tx_arm!(c, limit, ::sqlx::sqlite::Sqlite, |$x, $db| $body),
                         None => Ok(Err($crate::error::Error::InvalidQuery {
                             model: "transaction",
                             message: "the transaction is over".to_string(),
@@ -216,6 +159,36 @@ macro_rules! dispatch {
             }
         }
     };
+}
+
+/// One engine's arm of [`dispatch!`] on a pool: acquire (bounded), run `$body` bounded by
+/// the statement timeout, hand the connection back (or close it after a timeout).
+macro_rules! pooled_arm {
+    ($label:lifetime, $slot:ident, $pool:ident, $limit:ident, $user_sql:expr, $engine:ty, |$x:ident, $db:ident| $body:expr) => {{
+        type $db = $engine;
+        let mut pc = match $slot.acquire($pool).await {
+            Ok(pc) => pc,
+            Err(e) => break $label Err(e),
+        };
+        let r = tokio::time::timeout($limit, async {
+            let $x = &mut *pc;
+            $body
+        })
+        .await;
+        $crate::exec::run::finish(&$slot, pc, r, $limit, $user_sql)
+    }};
+}
+
+/// One engine's arm of [`dispatch!`] in a transaction: `$body` bounded by the timeout.
+macro_rules! tx_arm {
+    ($c:ident, $limit:ident, $engine:ty, |$x:ident, $db:ident| $body:expr) => {{
+        type $db = $engine;
+        tokio::time::timeout($limit, async {
+            let $x = &mut **$c;
+            $body
+        })
+        .await
+    }};
 }
 
 /// Runs one statement on `$conn`: a span for it, error mapping naming its target, and
