@@ -135,6 +135,20 @@ enum Server {
     My(MySqlConnection),
 }
 
+impl Server {
+    /// Run one administrative statement, given in each dialect (names quoted by the caller).
+    async fn execute(&mut self, pg: String, my: String) -> std::result::Result<(), sqlx::Error> {
+        match self {
+            Server::Pg(c) => sqlx::Executor::execute(&mut *c, pg.as_str())
+                .await
+                .map(drop),
+            Server::My(c) => sqlx::Executor::execute(&mut *c, my.as_str())
+                .await
+                .map(drop),
+        }
+    }
+}
+
 async fn server(t: &Target, action: &str) -> Result<(Server, String)> {
     match t.backend {
         Backend::Postgres => {
@@ -230,20 +244,12 @@ async fn create_one(t: &Target) -> Result<DatabaseAction> {
     if exists(t, &mut conn, &name, action).await? {
         return Ok(done(name, DatabaseChange::AlreadyExists));
     }
-    let outcome = match &mut conn {
-        Server::Pg(c) => sqlx::Executor::execute(
-            &mut *c,
-            format!("CREATE DATABASE {}", quote_pg(&name)).as_str(),
+    let outcome = conn
+        .execute(
+            format!("CREATE DATABASE {}", quote_pg(&name)),
+            format!("CREATE DATABASE IF NOT EXISTS {}", quote_my(&name)),
         )
-        .await
-        .map(|_| ()),
-        Server::My(c) => sqlx::Executor::execute(
-            &mut *c,
-            format!("CREATE DATABASE IF NOT EXISTS {}", quote_my(&name)).as_str(),
-        )
-        .await
-        .map(|_| ()),
-    };
+        .await;
     match outcome {
         Ok(()) => Ok(done(name, DatabaseChange::Created)),
         // Another runner created it between the check and here.
@@ -287,20 +293,12 @@ async fn drop_one(t: &Target) -> Result<DatabaseAction> {
     if !exists(t, &mut conn, &name, action).await? {
         return Ok(done(name, DatabaseChange::Absent));
     }
-    let outcome = match &mut conn {
-        Server::Pg(c) => sqlx::Executor::execute(
-            &mut *c,
-            format!("DROP DATABASE IF EXISTS {}", quote_pg(&name)).as_str(),
+    let outcome = conn
+        .execute(
+            format!("DROP DATABASE IF EXISTS {}", quote_pg(&name)),
+            format!("DROP DATABASE IF EXISTS {}", quote_my(&name)),
         )
-        .await
-        .map(|_| ()),
-        Server::My(c) => sqlx::Executor::execute(
-            &mut *c,
-            format!("DROP DATABASE IF EXISTS {}", quote_my(&name)).as_str(),
-        )
-        .await
-        .map(|_| ()),
-    };
+        .await;
     outcome.map_err(|e| admin_err(t, action, e))?;
     Ok(done(name, DatabaseChange::Dropped))
 }
