@@ -54,7 +54,11 @@ driver!(
     Postgres,
     Some("SET SESSION default_transaction_read_only = on")
 );
-driver!(MySql, MySql, Some("SET SESSION TRANSACTION READ ONLY"));
+driver!(
+    MySql,
+    MySql,
+    Some(crate::handler::MYSQL_READ_ONLY_SESSION)
+);
 // SQLite: the connection was opened read-only by the driver; nothing can change that.
 driver!(Sqlite, Sqlite, None);
 
@@ -83,27 +87,21 @@ pub(crate) fn finish<DB: Driver, T>(
 }
 
 pub(crate) fn bind_all<'q, DB: Driver>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
-    let limit = DB::BACKEND.max_bind_params();
-    if values.len() > limit {
-        return Err(Error::TooManyParameters {
-            backend: DB::BACKEND,
-            count: values.len(),
-            limit,
-        });
-    }
-    let mut args = DB::Arguments::default();
-    args.reserve(values.len(), values.len() * 8);
-    for (i, v) in values.into_iter().enumerate() {
-        DB::add(&mut args, v).map_err(|e| Error::Bind {
-            column: format!("parameter {}", i + 1),
-            message: e.to_string(),
-        })?;
-    }
-    Ok(args)
+    bind_each::<DB, _>(values, DB::add)
 }
 
 /// [`bind_all`] for values borrowed from the models (batch inserts).
 pub(crate) fn bind_refs<'q, DB: Driver>(values: Vec<BindRef<'q>>) -> Result<DB::Arguments<'q>> {
+    bind_each::<DB, _>(values, DB::add_ref)
+}
+
+/// Bind every value with `add`, after checking the engine's bind-parameter limit (nothing
+/// is sent past it).
+#[inline]
+fn bind_each<'q, DB: Driver, V>(
+    values: Vec<V>,
+    add: impl Fn(&mut DB::Arguments<'q>, V) -> std::result::Result<(), sqlx::error::BoxDynError>,
+) -> Result<DB::Arguments<'q>> {
     let limit = DB::BACKEND.max_bind_params();
     if values.len() > limit {
         return Err(Error::TooManyParameters {
@@ -115,7 +113,7 @@ pub(crate) fn bind_refs<'q, DB: Driver>(values: Vec<BindRef<'q>>) -> Result<DB::
     let mut args = DB::Arguments::default();
     args.reserve(values.len(), values.len() * 8);
     for (i, v) in values.into_iter().enumerate() {
-        DB::add_ref(&mut args, v).map_err(|e| Error::Bind {
+        add(&mut args, v).map_err(|e| Error::Bind {
             column: format!("parameter {}", i + 1),
             message: e.to_string(),
         })?;

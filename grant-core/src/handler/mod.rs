@@ -13,6 +13,7 @@ pub(crate) use pool::timeout_error;
 pub use pool::{Pool, PoolKey, PoolKind, PoolSlot, PoolStats};
 
 use options::BaseOptions;
+pub(crate) use options::MYSQL_READ_ONLY_SESSION;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

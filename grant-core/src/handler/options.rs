@@ -184,11 +184,14 @@ pub(crate) fn millis(d: Duration) -> String {
     d.as_millis().clamp(1, u32::MAX as u128).to_string()
 }
 
+/// What makes a MariaDB/MySQL session read-only (on connect, and again after user SQL).
+pub(crate) const MYSQL_READ_ONLY_SESSION: &str = "SET SESSION TRANSACTION READ ONLY";
+
 /// The MariaDB/MySQL statements that make a session what Grant needs.
 pub(crate) fn mysql_session(config: &DatabaseConfig, read_only: bool) -> Vec<String> {
     let mut out = Vec::new();
     if read_only {
-        out.push("SET SESSION TRANSACTION READ ONLY".to_string());
+        out.push(MYSQL_READ_ONLY_SESSION.to_string());
     }
     if let Some(t) = config.statement_timeout {
         // MariaDB's bound in seconds (fractions allowed); MySQL has no such variable and
