@@ -418,3 +418,61 @@ async fn reads_still_work(e: &Engine) {
     db.close().await;
 }
 on_every_engine!(reads_still_work);
+
+/// What the classifier cannot see: a PostgreSQL function, called from a `SELECT` (a read),
+/// that lifts the session's read-only setting. The read runs on a read-only session; before
+/// its connection serves anyone else it is made read-only again, so the next caller (on the
+/// same, only connection) cannot write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lifted_session_is_read_only_again_for_the_next_caller() {
+    let Some(e) = Engine::postgres() else { return };
+    let _serial = common::SERVER_LOCK.lock().await;
+    let Some(db) = grant(&e) else { return };
+    setup(&e, &db).await;
+    connected_to(
+        Role::Writing,
+        raw(
+            "CREATE OR REPLACE FUNCTION grant_lift_read_only() RETURNS text LANGUAGE sql AS \
+             $$ SELECT set_config('default_transaction_read_only', 'off', false) $$",
+        )
+        .on("solo")
+        .execute(&db),
+    )
+    .await
+    .unwrap();
+    let rows = connected_to(
+        Role::Reading,
+        raw("SELECT grant_lift_read_only() AS v")
+            .on("solo")
+            .fetch_all(&db),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows[0].get::<String>("v").unwrap(),
+        "off",
+        "the function did lift it"
+    );
+    let twin = db
+        .handler()
+        .database("solo")
+        .unwrap()
+        .targets(None)
+        .unwrap()
+        .writer_read_only()
+        .clone();
+    let err = common::direct_execute(&twin, "INSERT INTO ro_notes (body) VALUES ('leak')")
+        .await
+        .expect_err("the lifted connection went back to the pool writable");
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert_eq!(snapshot(&db).await.len(), 2);
+    connected_to(
+        Role::Writing,
+        raw("DROP FUNCTION grant_lift_read_only()")
+            .on("solo")
+            .execute(&db),
+    )
+    .await
+    .unwrap();
+    db.close().await;
+}
