@@ -206,22 +206,26 @@ async fn exists(t: &Target, conn: &mut Server, name: &str, action: &str) -> Resu
     Ok(n > 0)
 }
 
-async fn create_one(t: &Target) -> Result<DatabaseAction> {
-    let action = "create the database";
-    let done = |name: String, change| DatabaseAction {
+/// What was done, or found, for target `t`'s database `name`.
+fn done(t: &Target, name: String, change: DatabaseChange) -> DatabaseAction {
+    DatabaseAction {
         database: t.database.to_string(),
         shard: t.shard_name(),
         backend: t.backend,
         name,
         change,
-    };
+    }
+}
+
+async fn create_one(t: &Target) -> Result<DatabaseAction> {
+    let action = "create the database";
     if t.backend == Backend::Sqlite {
         let Some(path) = sqlite_file(&t.url) else {
-            return Ok(done(":memory:".into(), DatabaseChange::InMemory));
+            return Ok(done(t, ":memory:".into(), DatabaseChange::InMemory));
         };
         let shown = path.display().to_string();
         if path.exists() {
-            return Ok(done(shown, DatabaseChange::AlreadyExists));
+            return Ok(done(t, shown, DatabaseChange::AlreadyExists));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
@@ -233,16 +237,16 @@ async fn create_one(t: &Target) -> Result<DatabaseAction> {
             .create_new(true)
             .open(&path)
         {
-            Ok(_) => Ok(done(shown, DatabaseChange::Created)),
+            Ok(_) => Ok(done(t, shown, DatabaseChange::Created)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Ok(done(shown, DatabaseChange::AlreadyExists))
+                Ok(done(t, shown, DatabaseChange::AlreadyExists))
             }
             Err(e) => Err(admin_err(t, action, format!("{shown}: {e}"))),
         };
     }
     let (mut conn, name) = server(t, action).await?;
     if exists(t, &mut conn, &name, action).await? {
-        return Ok(done(name, DatabaseChange::AlreadyExists));
+        return Ok(done(t, name, DatabaseChange::AlreadyExists));
     }
     let outcome = conn
         .execute(
@@ -251,10 +255,10 @@ async fn create_one(t: &Target) -> Result<DatabaseAction> {
         )
         .await;
     match outcome {
-        Ok(()) => Ok(done(name, DatabaseChange::Created)),
+        Ok(()) => Ok(done(t, name, DatabaseChange::Created)),
         // Another runner created it between the check and here.
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {
-            Ok(done(name, DatabaseChange::AlreadyExists))
+            Ok(done(t, name, DatabaseChange::AlreadyExists))
         }
         Err(e) => Err(admin_err(t, action, e)),
     }
@@ -262,24 +266,17 @@ async fn create_one(t: &Target) -> Result<DatabaseAction> {
 
 async fn drop_one(t: &Target) -> Result<DatabaseAction> {
     let action = "drop the database";
-    let done = |name: String, change| DatabaseAction {
-        database: t.database.to_string(),
-        shard: t.shard_name(),
-        backend: t.backend,
-        name,
-        change,
-    };
     // Our own connections to it would keep it open.
     if let Some(pool) = t.writer.created() {
         pool.close().await;
     }
     if t.backend == Backend::Sqlite {
         let Some(path) = sqlite_file(&t.url) else {
-            return Ok(done(":memory:".into(), DatabaseChange::InMemory));
+            return Ok(done(t, ":memory:".into(), DatabaseChange::InMemory));
         };
         let shown = path.display().to_string();
         if !path.exists() {
-            return Ok(done(shown, DatabaseChange::Absent));
+            return Ok(done(t, shown, DatabaseChange::Absent));
         }
         std::fs::remove_file(&path).map_err(|e| admin_err(t, action, format!("{shown}: {e}")))?;
         for suffix in ["-wal", "-shm", "-journal"] {
@@ -287,11 +284,11 @@ async fn drop_one(t: &Target) -> Result<DatabaseAction> {
             extra.push(suffix);
             let _ = std::fs::remove_file(extra);
         }
-        return Ok(done(shown, DatabaseChange::Dropped));
+        return Ok(done(t, shown, DatabaseChange::Dropped));
     }
     let (mut conn, name) = server(t, action).await?;
     if !exists(t, &mut conn, &name, action).await? {
-        return Ok(done(name, DatabaseChange::Absent));
+        return Ok(done(t, name, DatabaseChange::Absent));
     }
     let outcome = conn
         .execute(
@@ -300,7 +297,7 @@ async fn drop_one(t: &Target) -> Result<DatabaseAction> {
         )
         .await;
     outcome.map_err(|e| admin_err(t, action, e))?;
-    Ok(done(name, DatabaseChange::Dropped))
+    Ok(done(t, name, DatabaseChange::Dropped))
 }
 
 pub(crate) async fn create_all(
@@ -309,9 +306,7 @@ pub(crate) async fn create_all(
 ) -> Result<Vec<DatabaseAction>> {
     let mut out = Vec::new();
     for t in admin_targets(m, database)? {
-        let a = create_one(&t).await?;
-        tracing::info!(database = %a.database, shard = a.shard.as_deref(), name = %a.name, "grant-migrate: {}", a.change);
-        out.push(a);
+        out.push(logged(create_one(&t).await?));
     }
     Ok(out)
 }
@@ -319,11 +314,14 @@ pub(crate) async fn create_all(
 pub(crate) async fn drop_all(m: &Migrator, database: Option<&str>) -> Result<Vec<DatabaseAction>> {
     let mut out = Vec::new();
     for t in admin_targets(m, database)? {
-        let a = drop_one(&t).await?;
-        tracing::info!(database = %a.database, shard = a.shard.as_deref(), name = %a.name, "grant-migrate: {}", a.change);
-        out.push(a);
+        out.push(logged(drop_one(&t).await?));
     }
     Ok(out)
+}
+
+fn logged(a: DatabaseAction) -> DatabaseAction {
+    tracing::info!(database = %a.database, shard = a.shard.as_deref(), name = %a.name, "grant-migrate: {}", a.change);
+    a
 }
 
 #[cfg(test)]
