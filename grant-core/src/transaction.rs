@@ -30,47 +30,12 @@ pub(crate) enum TxConn {
 /// A transaction's connection and state.
 #[derive(Debug)]
 pub(crate) struct TxInner {
-    /// `None` once the connection was handed back (commit, rollback, drop).
+    /// `None` once the transaction is over: committed or rolled back (the connection went
+    /// back to its pool), or aborted after a timeout (the connection was closed).
     conn: Option<TxConn>,
     key: PoolKey,
     backend: Backend,
     timeout: Option<Duration>,
-    /// Set when a step timed out: the connection is closed and the transaction is over.
-    broken: bool,
-    /// Set once COMMIT or ROLLBACK ran (or the connection was closed).
-    finished: bool,
-}
-
-/// Runs `$step` (a `&str` statement) on the transaction's connection, bounded.
-macro_rules! step {
-    ($inner:expr, $sql:expr) => {{
-        let inner = $inner;
-        let key = inner.key.clone();
-        let err = ErrCtx {
-            key: &key,
-            model: "transaction",
-        };
-        let limit = inner.timeout.unwrap_or(Duration::MAX);
-        let r = match inner.conn.as_mut() {
-            Some(TxConn::Postgres(c)) => tokio::time::timeout(limit, c.execute($sql))
-                .await
-                .map(|r| r.map(drop)),
-            Some(TxConn::MySql(c)) => tokio::time::timeout(limit, c.execute($sql))
-                .await
-                .map(|r| r.map(drop)),
-            Some(TxConn::Sqlite(c)) => tokio::time::timeout(limit, c.execute($sql))
-                .await
-                .map(|r| r.map(drop)),
-            None => Ok(Err(sqlx::Error::PoolClosed)),
-        };
-        match r {
-            Ok(r) => r.map_err(|e| err.map(e)),
-            Err(_) => {
-                inner.close();
-                Err(timeout_error(&key, limit))
-            }
-        }
-    }};
 }
 
 impl TxInner {
@@ -93,28 +58,56 @@ impl TxInner {
             key: slot.key().clone(),
             backend: slot.backend(),
             timeout: slot.statement_timeout(),
-            broken: false,
-            finished: false,
         };
-        if let Err(e) = step!(&mut inner, sql) {
+        if let Err(e) = inner.step(sql).await {
             inner.close();
             return Err(e);
         }
         Ok(inner)
     }
 
-    pub(crate) async fn commit(mut self) -> Result<()> {
-        self.check_open()?;
-        let r = step!(&mut self, "COMMIT");
-        self.finished = true;
-        r
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.end("COMMIT").await
     }
 
-    async fn rollback(mut self) -> Result<()> {
+    async fn rollback(self) -> Result<()> {
+        self.end("ROLLBACK").await
+    }
+
+    /// COMMIT or ROLLBACK; the connection then goes back to its pool. (If the step fails
+    /// without a timeout, dropping `self` still rolls back before that.)
+    async fn end(mut self, sql: &'static str) -> Result<()> {
         self.check_open()?;
-        let r = step!(&mut self, "ROLLBACK");
-        self.finished = true;
-        r
+        self.step(sql).await?;
+        drop(self.conn.take());
+        Ok(())
+    }
+
+    /// Run one transaction-control statement, bounded by the statement timeout.
+    async fn step(&mut self, sql: &'static str) -> Result<()> {
+        let limit = self.check_open()?.unwrap_or(Duration::MAX);
+        let r = match self.conn.as_mut() {
+            Some(TxConn::Postgres(c)) => tokio::time::timeout(limit, c.execute(sql))
+                .await
+                .map(|r| r.map(drop)),
+            Some(TxConn::MySql(c)) => tokio::time::timeout(limit, c.execute(sql))
+                .await
+                .map(|r| r.map(drop)),
+            Some(TxConn::Sqlite(c)) => tokio::time::timeout(limit, c.execute(sql))
+                .await
+                .map(|r| r.map(drop)),
+            None => return Err(self.aborted()),
+        };
+        match r {
+            Ok(r) => r.map_err(|e| {
+                ErrCtx {
+                    key: &self.key,
+                    model: "transaction",
+                }
+                .map(e)
+            }),
+            Err(_) => Err(self.timed_out(limit)),
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -123,13 +116,18 @@ impl TxInner {
 
     /// The statement timeout, or an error when a previous step timed out.
     pub(crate) fn check_open(&self) -> Result<Option<Duration>> {
-        if self.broken || self.conn.is_none() {
-            return Err(Error::TransactionAborted {
-                database: self.key.database.to_string(),
-                shard: self.key.shard.as_deref().map(str::to_string),
-            });
+        if self.conn.is_none() {
+            return Err(self.aborted());
         }
         Ok(self.timeout)
+    }
+
+    /// The error for a statement sent to a transaction that is over.
+    pub(crate) fn aborted(&self) -> Error {
+        Error::TransactionAborted {
+            database: self.key.database.to_string(),
+            shard: self.key.shard.as_deref().map(str::to_string),
+        }
     }
 
     /// The connection; `None` once the transaction is over (see [`TxInner::check_open`]).
@@ -139,8 +137,6 @@ impl TxInner {
 
     /// Close the connection (the server rolls the transaction back); the transaction is over.
     pub(crate) fn close(&mut self) {
-        self.broken = true;
-        self.finished = true;
         match self.conn.take() {
             Some(TxConn::Postgres(mut c)) => c.close_on_drop(),
             Some(TxConn::MySql(mut c)) => c.close_on_drop(),
@@ -161,7 +157,7 @@ impl Drop for TxInner {
     /// the pool (in the background, bounded by the statement timeout); without a runtime,
     /// or if the rollback fails or times out, the connection is closed instead.
     fn drop(&mut self) {
-        if self.finished {
+        if self.conn.is_none() {
             return;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {

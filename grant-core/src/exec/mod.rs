@@ -146,10 +146,7 @@ macro_rules! dispatch {
                         Some($crate::transaction::TxConn::Postgres(c)) => tx_arm!(c, limit, ::sqlx::postgres::Postgres, |$x, $db| $body),
                         Some($crate::transaction::TxConn::MySql(c)) => tx_arm!(c, limit, ::sqlx::mysql::MySql, |$x, $db| $body),
                         Some($crate::transaction::TxConn::Sqlite(c)) => tx_arm!(c, limit, ::sqlx::sqlite::Sqlite, |$x, $db| $body),
-                        None => Ok(Err($crate::error::Error::InvalidQuery {
-                            model: "transaction",
-                            message: "the transaction is over".to_string(),
-                        })),
+                        None => Ok(Err(inner.aborted())),
                     };
                     match r {
                         Ok(r) => r,

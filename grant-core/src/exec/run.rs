@@ -54,11 +54,7 @@ driver!(
     Postgres,
     Some("SET SESSION default_transaction_read_only = on")
 );
-driver!(
-    MySql,
-    MySql,
-    Some(crate::handler::MYSQL_READ_ONLY_SESSION)
-);
+driver!(MySql, MySql, Some(crate::handler::MYSQL_READ_ONLY_SESSION));
 // SQLite: the connection was opened read-only by the driver; nothing can change that.
 driver!(Sqlite, Sqlite, None);
 
