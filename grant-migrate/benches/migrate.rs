@@ -126,22 +126,6 @@ fn summary() {
     }
 }
 
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let end = base[after_scheme..]
-        .find('/')
-        .map_or(base.len(), |i| after_scheme + i);
-    match query {
-        Some(q) => format!("{}/{name}?{q}", &base[..end]),
-        None => format!("{}/{name}", &base[..end]),
-    }
-}
-
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -164,7 +148,7 @@ fn main() {
         Err(_) => println!("postgres: skipped (GRANT_TEST_POSTGRES_URL is not set)"),
         Ok(base) => {
             let urls: Vec<String> = (1..=PG_SHARDS)
-                .map(|i| with_database(&base, &format!("grant_bench_shard_{i}")))
+                .map(|i| grant_migrate::url_with_database(&base, &format!("grant_bench_shard_{i}")))
                 .collect();
             let pg = Grant::from_config(config(&urls, &migrations)).expect("postgres grant");
             // Create the shard databases when missing, and start from nothing applied

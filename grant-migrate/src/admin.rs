@@ -96,8 +96,8 @@ fn quote_my(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-/// `url` without its database path (keeps the query string).
-fn without_database(url: &str) -> String {
+/// `url` split at its database path: everything before it, and the query string.
+fn split_database(url: &str) -> (&str, Option<&str>) {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -106,9 +106,24 @@ fn without_database(url: &str) -> String {
     let end = base[after_scheme..]
         .find('/')
         .map_or(base.len(), |i| after_scheme + i);
-    match query {
-        Some(q) => format!("{}?{q}", &base[..end]),
-        None => base[..end].to_string(),
+    (&base[..end], query)
+}
+
+/// `url` without its database path (keeps the query string).
+fn without_database(url: &str) -> String {
+    match split_database(url) {
+        (server, Some(q)) => format!("{server}?{q}"),
+        (server, None) => server.to_string(),
+    }
+}
+
+/// `url` with its database name replaced by `name` (keeps the query string).
+/// For the benchmarks and tests, which make databases of their own.
+#[doc(hidden)]
+pub fn url_with_database(url: &str, name: &str) -> String {
+    match split_database(url) {
+        (server, Some(q)) => format!("{server}/{name}?{q}"),
+        (server, None) => format!("{server}/{name}"),
     }
 }
 
@@ -335,6 +350,10 @@ mod tests {
             "mysql://u@h:3306?ssl-mode=disabled"
         );
         assert_eq!(without_database("mysql://u@h/db"), "mysql://u@h");
+        assert_eq!(
+            url_with_database("mysql://u@h/db?x=1", "y"),
+            "mysql://u@h/y?x=1"
+        );
         assert_eq!(quote_pg("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_my("a`b"), "`a``b`");
     }

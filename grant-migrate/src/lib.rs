@@ -166,7 +166,7 @@ use std::time::Duration;
 
 use grant_core::{DatabaseEntry, Grant};
 
-pub use admin::{DatabaseAction, DatabaseChange};
+pub use admin::{url_with_database, DatabaseAction, DatabaseChange};
 pub use error::{MigrateError, Result};
 pub use newfile::new_migration;
 pub use plan::Operation;

@@ -93,22 +93,8 @@ pub fn config(dir: &Path, text: &str) -> PathBuf {
 }
 
 /// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[after_scheme..]
-        .find('/')
-        .map_or(base.len(), |i| after_scheme + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
+#[allow(unused_imports)]
+pub use grant_migrate::url_with_database as with_database;
 
 /// Lines of `text` that contain every one of `parts`.
 pub fn lines_with<'a>(text: &'a str, parts: &[&str]) -> Vec<&'a str> {
