@@ -191,20 +191,13 @@ impl PoolSlot {
 
     /// One direct connection attempt while the server is known to be failing.
     async fn probe<DB: Session>(&self, pool: &sqlx::Pool<DB>) -> Result<(), Error> {
-        use sqlx::ConnectOptions as _;
-        let options = pool.connect_options();
         let limit = self.pool_config.connect_timeout;
-        let attempt = async {
-            let mut conn = options.connect().await?;
-            setup::<DB>(&mut conn, &self.session, self.on_connect.as_ref()).await
-        };
-        match tokio::time::timeout(limit, attempt).await {
-            Ok(Ok(())) => {
+        match self.connect_directly(pool, limit, limit).await {
+            Ok(()) => {
                 self.failed_at.store(0, Ordering::Relaxed);
                 Ok(())
             }
-            Ok(Err(e)) => Err(self.connect_error(e)),
-            Err(_) => Err(self.connect_error(no_answer(limit))),
+            Err(e) => Err(self.connect_error(e)),
         }
     }
 
@@ -216,26 +209,38 @@ impl PoolSlot {
         pool: &sqlx::Pool<DB>,
         waited: Duration,
     ) -> Option<sqlx::Error> {
-        use sqlx::ConnectOptions as _;
         // A busy pool under load times many callers out at once: one answer from the
         // server in the last second covers them all, without a connection each.
         let answered = self.answered_at.load(Ordering::Relaxed);
         if answered != 0 && now_ms().saturating_sub(answered) < 1000 {
             return None;
         }
+        match self.connect_directly(pool, DIAGNOSE_LIMIT, waited).await {
+            Ok(()) => {
+                self.answered_at.store(now_ms(), Ordering::Relaxed);
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+
+    /// One connection outside the pool, with the pool's session setup, closed again:
+    /// the driver's error, or an I/O `TimedOut` (naming `waited`) after `limit`.
+    async fn connect_directly<DB: Session>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        limit: Duration,
+        waited: Duration,
+    ) -> Result<(), sqlx::Error> {
+        use sqlx::ConnectOptions as _;
         let options = pool.connect_options();
         let attempt = async {
             let mut conn = options.connect().await?;
             setup::<DB>(&mut conn, &self.session, self.on_connect.as_ref()).await
         };
-        match tokio::time::timeout(DIAGNOSE_LIMIT, attempt).await {
-            Ok(Err(e)) => Some(e),
-            Ok(Ok(())) => {
-                self.answered_at.store(now_ms(), Ordering::Relaxed);
-                None
-            }
-            Err(_) => Some(no_answer(waited)),
-        }
+        tokio::time::timeout(limit, attempt)
+            .await
+            .unwrap_or_else(|_| Err(no_answer(waited)))
     }
 
     fn connect_error(&self, source: sqlx::Error) -> Error {
