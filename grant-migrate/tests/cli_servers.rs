@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::cli::{config, lines_with, run, run_together, with_database};
+use common::cli::{applied_on_primary, config, lines_with, run, run_together, with_database};
 use common::{unique, write, TempDir};
 
 /// The config's databases are dropped (by the binary) when this goes out of scope, even
@@ -130,15 +130,7 @@ fn server_cli(base_url: &str, postgres: bool) {
     for out in &outs {
         assert_eq!(out.code, Some(0), "{}", out.all());
     }
-    let applied: usize = outs
-        .iter()
-        .map(|o| {
-            o.stdout
-                .lines()
-                .filter(|l| l.starts_with("primary") && l.contains(": applied "))
-                .count()
-        })
-        .sum();
+    let applied = applied_on_primary(&outs);
     assert_eq!(applied, 9, "{}\n{}", outs[0].all(), outs[1].all());
     for url in &urls {
         assert_eq!(count(url, "SELECT COUNT(*) FROM seeds"), 1, "{url}");

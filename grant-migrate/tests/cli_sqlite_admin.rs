@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::cli::{config, lines_with, run, run_together, sqlite_fixture as setup};
+use common::cli::{
+    applied_on_primary, config, lines_with, run, run_together, sqlite_fixture as setup,
+};
 use common::{write, TempDir, CREATE_USERS};
 
 #[test]
@@ -151,15 +153,7 @@ fn two_runners_at_once_apply_each_migration_once() {
     for out in &outs {
         assert_eq!(out.code, Some(0), "{}", out.all());
     }
-    let applied: usize = outs
-        .iter()
-        .map(|o| {
-            o.stdout
-                .lines()
-                .filter(|l| l.starts_with("primary") && l.contains(": applied "))
-                .count()
-        })
-        .sum();
+    let applied = applied_on_primary(&outs);
     assert_eq!(
         applied, 12,
         "each of 4 migrations once on each of 3 targets"

@@ -85,6 +85,18 @@ pub fn run_together(config: &Path, args: &[&str], n: usize) -> Vec<Out> {
         .collect()
 }
 
+/// How many `applied` lines for the `primary` entry the runs printed, all together.
+pub fn applied_on_primary(outs: &[Out]) -> usize {
+    outs.iter()
+        .map(|o| {
+            o.stdout
+                .lines()
+                .filter(|l| l.starts_with("primary") && l.contains(": applied "))
+                .count()
+        })
+        .sum()
+}
+
 /// Write `grant.toml` in `dir`.
 pub fn config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("grant.toml");
