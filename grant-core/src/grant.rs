@@ -108,17 +108,16 @@ impl Grant {
         let role = ctx.role.clone().unwrap_or(Role::Writing);
         let entry = self.inner.handler.role_entry(database, &role)?;
         let targets = entry.targets(ctx.shard.as_deref())?;
-        let (slot, read_only) = if role == Role::Reading {
-            (targets.reader(), Some(ReadOnlyReason::ReadingRole))
-        } else if ctx.prevent_writes {
-            (
-                targets.writer_read_only(),
-                Some(ReadOnlyReason::PreventWrites),
-            )
-        } else if entry.readonly() {
-            (targets.writer(), Some(ReadOnlyReason::ReadonlyDatabase))
-        } else {
-            (targets.writer(), None)
+        // Refused writes (reading role, prevent-writes) and readonly databases make a
+        // read-only transaction on the target that scope reads from.
+        let read_only = match ctx.check_write(database) {
+            Err(Error::ReadOnly { reason, .. }) => Some(reason),
+            _ if entry.readonly() => Some(ReadOnlyReason::ReadonlyDatabase),
+            _ => None,
+        };
+        let slot = match read_only {
+            Some(_) => targets.for_reads(&role, ctx.prevent_writes),
+            None => targets.writer(),
         };
         Transaction::begin(
             slot,
@@ -178,13 +177,10 @@ impl Grant {
                     (Role::Reading, Some(reading)) => reading,
                     _ => database,
                 };
-                if *role == Role::Writing && ctx.prevent_writes {
-                    // Reads of a prevent-writes scope use read-only sessions of the writer.
-                    let entry = handler.database(database).map_err(named)?;
-                    entry.targets(shard)?.writer_read_only().clone()
-                } else {
-                    handler.pool(database, role, shard).map_err(named)?
-                }
+                // Reads of a prevent-writes scope use read-only sessions of the writer.
+                handler
+                    .read_slot(database, role, shard, ctx.prevent_writes)
+                    .map_err(named)?
             }
         };
         tracing::trace!(

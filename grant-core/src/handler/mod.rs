@@ -101,6 +101,17 @@ impl Targets {
         &self.replicas
     }
 
+    /// The slot that serves reads for `role`: the writer for `Writing`, its read-only twin
+    /// when the scope prevents writes, [`Targets::reader`] for `Reading` and custom roles.
+    #[inline]
+    pub fn for_reads(&self, role: &Role, prevent_writes: bool) -> &Arc<PoolSlot> {
+        match role {
+            Role::Writing if prevent_writes => &self.writer_read_only,
+            Role::Writing => &self.writer,
+            Role::Reading | Role::Custom(_) => self.reader(),
+        }
+    }
+
     /// A replica, round-robin; the writer's read-only twin when there is none.
     #[inline]
     pub fn reader(&self) -> &Arc<PoolSlot> {
@@ -338,30 +349,38 @@ impl ConnectionHandler {
     /// replica (or the read-only twin of the writer) of the entry the database's `roles`
     /// table names.
     pub fn pool(&self, database: &str, role: &Role, shard: Option<&str>) -> Result<Arc<PoolSlot>> {
-        if let Role::Writing | Role::Reading = role {
-            // The database serves these roles itself: clone only the slot, under the map's
-            // guard, not the entry too.
-            let entry = self
-                .databases
-                .get(database)
-                .ok_or_else(|| Error::UnknownDatabase {
-                    database: database.to_string(),
-                    model: None,
-                })?;
-            let targets = entry.targets(shard)?;
-            return Ok(match role {
-                Role::Writing => targets.writer(),
-                _ => targets.reader(),
-            }
-            .clone());
+        self.read_slot(database, role, shard, false)
+    }
+
+    /// The slot that serves reads for `role` in a scope that does (or does not) prevent
+    /// writes; see [`Targets::for_reads`].
+    pub(crate) fn read_slot(
+        &self,
+        database: &str,
+        role: &Role,
+        shard: Option<&str>,
+        prevent_writes: bool,
+    ) -> Result<Arc<PoolSlot>> {
+        if let Role::Custom(_) = role {
+            let entry = self.role_entry(database, role)?;
+            return Ok(entry
+                .targets(shard)?
+                .for_reads(role, prevent_writes)
+                .clone());
         }
-        let entry = self.role_entry(database, role)?;
-        let targets = entry.targets(shard)?;
-        Ok(match role {
-            Role::Writing => targets.writer(),
-            Role::Reading | Role::Custom(_) => targets.reader(),
-        }
-        .clone())
+        // The database serves these roles itself: clone only the slot, under the map's
+        // guard, not the entry too.
+        let entry = self
+            .databases
+            .get(database)
+            .ok_or_else(|| Error::UnknownDatabase {
+                database: database.to_string(),
+                model: None,
+            })?;
+        Ok(entry
+            .targets(shard)?
+            .for_reads(role, prevent_writes)
+            .clone())
     }
 
     /// Statistics of every pool, created or not.
