@@ -122,17 +122,23 @@ fn create_drop_prepare_and_schema() {
     );
 }
 
-/// One statement on a SQLite file, through sqlx (not the binary).
-fn sqlite_exec(file: &std::path::Path, sql: &str) {
-    use sqlx::{Connection, Executor};
+/// A runtime and a connection to a SQLite file, through sqlx (not the binary).
+fn sqlite_conn(file: &std::path::Path) -> (tokio::runtime::Runtime, sqlx::SqliteConnection) {
+    use sqlx::Connection;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let c = rt.block_on(sqlx::SqliteConnection::connect(&url)).unwrap();
+    (rt, c)
+}
+
+/// One statement on a SQLite file.
+fn sqlite_exec(file: &std::path::Path, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let (rt, mut c) = sqlite_conn(file);
     rt.block_on(async {
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-            .await
-            .unwrap();
         c.execute(sql).await.unwrap();
         c.close().await.unwrap();
     });
@@ -217,16 +223,11 @@ fn a_held_lock_fails_fast_naming_the_target() {
     );
 }
 
+/// One number from a SQLite file.
 fn sqlite_count(file: &std::path::Path, sql: &str) -> i64 {
     use sqlx::Connection;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (rt, mut c) = sqlite_conn(file);
     rt.block_on(async {
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-            .await
-            .unwrap();
         let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap();
         c.close().await.unwrap();
         n
