@@ -206,6 +206,13 @@ async fn frozen_transaction() {
             proxy.set(Mode::Forward);
             // Nothing of the aborted transaction was committed.
             assert_eq!(FaultNote::query().count(&db).await.unwrap(), 0);
+
+            // COMMIT itself is bounded too. (Whether a commit the server received before it
+            // froze took effect is unknowable from the client, as with any lost reply.)
+            let tx = db.begin().await.unwrap();
+            proxy.set(Mode::Frozen);
+            assert_timeout(&tx.commit().await.unwrap_err(), Role::Writing);
+            proxy.set(Mode::Forward);
         })
         .await;
     }
