@@ -4,8 +4,7 @@
 mod common;
 
 use common::{
-    grant_of, sqlite_tables, write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS,
-    CREATE_USERS_DOWN,
+    grant_of, sqlite_tables, write, write_users_and_posts, TempDir, ADD_POSTS, CREATE_USERS,
 };
 use grant_core::config::{DatabaseConfig, ShardConfig};
 use grant_core::{raw, Backend};
@@ -256,10 +255,7 @@ async fn readonly_and_replicas_are_skipped() {
 async fn revert_last_uses_down_files() {
     let tmp = TempDir::new("revert");
     let dir = tmp.sub("migrations");
-    write(&dir, "0001_create_users.sql", CREATE_USERS);
-    write(&dir, "0001_create_users.down.sql", CREATE_USERS_DOWN);
-    write(&dir, "0002_add_posts.sql", ADD_POSTS);
-    write(&dir, "0002_add_posts.down.sql", ADD_POSTS_DOWN);
+    write_users_and_posts(&dir);
     let db = DatabaseConfig::new(tmp.sqlite("main.db"))
         .migrations(&dir)
         .shard("shard_one", ShardConfig::new(tmp.sqlite("s1.db")));
@@ -372,10 +368,7 @@ async fn progress_events_plans_and_shard_selection() {
 
     let tmp = TempDir::new("progress");
     let dir = tmp.sub("migrations");
-    write(&dir, "0001_create_users.sql", CREATE_USERS);
-    write(&dir, "0001_create_users.down.sql", CREATE_USERS_DOWN);
-    write(&dir, "0002_add_posts.sql", ADD_POSTS);
-    write(&dir, "0002_add_posts.down.sql", ADD_POSTS_DOWN);
+    write_users_and_posts(&dir);
     let db = DatabaseConfig::new(tmp.sqlite("main.db"))
         .migrations(&dir)
         .shard("s1", ShardConfig::new(tmp.sqlite("s1.db")))

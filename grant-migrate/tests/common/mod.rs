@@ -65,6 +65,14 @@ pub fn write(dir: &Path, name: &str, sql: &str) -> PathBuf {
     p
 }
 
+/// `0001_create_users` and `0002_add_posts` in `dir`, each with its down file.
+pub fn write_users_and_posts(dir: &Path) {
+    write(dir, "0001_create_users.sql", CREATE_USERS);
+    write(dir, "0001_create_users.down.sql", CREATE_USERS_DOWN);
+    write(dir, "0002_add_posts.sql", ADD_POSTS);
+    write(dir, "0002_add_posts.down.sql", ADD_POSTS_DOWN);
+}
+
 pub fn grant_of(databases: Vec<(&str, DatabaseConfig)>) -> Grant {
     let mut builder = Config::builder().environment("test");
     for (name, db) in databases {
