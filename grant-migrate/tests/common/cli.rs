@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::{write, TempDir, ADD_POSTS, ADD_POSTS_DOWN, CREATE_USERS, CREATE_USERS_DOWN};
+use super::{write, write_users_and_posts, TempDir};
 
 /// What one run of the binary gave.
 #[derive(Debug)]
@@ -123,10 +123,8 @@ pub const EMAIL: &str = "0003_add_email";
 /// migrations, a database `archive` without migrations, and a `replica_of` entry.
 pub fn sqlite_fixture(tmp: &TempDir) -> std::path::PathBuf {
     let dir = tmp.sub("migrations");
-    write(&dir, &format!("{USERS}.sql"), CREATE_USERS);
-    write(&dir, &format!("{USERS}.down.sql"), CREATE_USERS_DOWN);
-    write(&dir, &format!("{POSTS}.sql"), ADD_POSTS);
-    write(&dir, &format!("{POSTS}.down.sql"), ADD_POSTS_DOWN);
+    // USERS and POSTS, each with its down file.
+    write_users_and_posts(&dir);
     write(
         &dir,
         &format!("{EMAIL}.sql"),
