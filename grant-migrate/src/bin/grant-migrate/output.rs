@@ -95,6 +95,15 @@ fn step_line(target: &str, direction: Direction, step: &Step) -> String {
     )
 }
 
+/// Run `f` on the bar labelled `name`, if it was started.
+fn with_bar(bars: &Mutex<Vec<(String, ProgressBar)>>, name: &str, f: impl FnOnce(&ProgressBar)) {
+    if let Ok(bars) = bars.lock() {
+        if let Some((_, bar)) = bars.iter().find(|(l, _)| l == name) {
+            f(bar);
+        }
+    }
+}
+
 impl Bars {
     pub fn event(&self, event: &Progress) {
         match (self, event) {
@@ -142,13 +151,10 @@ impl Bars {
                     ..
                 },
             ) => {
-                let name = label(database, shard.as_deref());
-                if let Ok(bars) = bars.lock() {
-                    if let Some((_, bar)) = bars.iter().find(|(l, _)| *l == name) {
-                        bar.inc(1);
-                        bar.set_message(format!("{} {}", step.version, step.name));
-                    }
-                }
+                with_bar(bars, &label(database, shard.as_deref()), |bar| {
+                    bar.inc(1);
+                    bar.set_message(format!("{} {}", step.version, step.name));
+                });
             }
             (
                 Bars::Terminal { bars, .. },
@@ -159,12 +165,9 @@ impl Bars {
                     ..
                 },
             ) => {
-                let name = label(database, shard.as_deref());
-                if let Ok(bars) = bars.lock() {
-                    if let Some((_, bar)) = bars.iter().find(|(l, _)| *l == name) {
-                        bar.finish_with_message(if error.is_some() { "failed" } else { "done" });
-                    }
-                }
+                with_bar(bars, &label(database, shard.as_deref()), |bar| {
+                    bar.finish_with_message(if error.is_some() { "failed" } else { "done" });
+                });
             }
             _ => {}
         }
