@@ -186,8 +186,9 @@ impl ConnectedTo {
     }
 }
 
-/// Spawn a task that carries the current routing context (role, shard, prevent-writes).
-/// A transaction is never carried: it is a value you hold, not part of the context.
+/// Spawn a task that carries the current routing context (role, shard, prevent-writes) and
+/// the current [`crate::Session`] (shared: the task's writes are the session's writes). A
+/// transaction is never carried: it is a value you hold, not part of the context.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -204,5 +205,5 @@ where
     F::Output: Send + 'static,
 {
     let ctx = Context::current();
-    tokio::spawn(CONTEXT.scope(ctx, fut))
+    tokio::spawn(CONTEXT.scope(ctx, crate::session::Session::scope_current(fut)))
 }

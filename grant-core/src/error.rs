@@ -15,6 +15,24 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
 
+    /// A session token ([`crate::Session::from_token`]) that is too long, of an unknown
+    /// version, malformed, or altered.
+    #[error("invalid session token: {reason}")]
+    InvalidSessionToken {
+        /// Why it was refused.
+        reason: crate::session::TokenError,
+    },
+
+    /// Every replica of a database is out of rotation (down or lagging) and the database's
+    /// `replica_fallback` is `"error"`: the read is refused instead of going to the writer.
+    #[error("no replica of database `{database}` can serve reads (all are down or lagging){}", shard_suffix(.shard))]
+    NoReplica {
+        /// The database.
+        database: String,
+        /// The shard, if any.
+        shard: Option<String>,
+    },
+
     /// A database name that is not registered.
     #[error("unknown database `{database}`{}", for_model(.model))]
     UnknownDatabase {

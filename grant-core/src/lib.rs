@@ -23,6 +23,7 @@ mod model;
 pub mod query;
 mod raw;
 mod role;
+mod session;
 mod sql;
 mod sql_str;
 mod transaction;
@@ -42,6 +43,9 @@ pub use model::{ColumnMeta, Model, ModelMeta, StatementCache};
 pub use query::{Column, Expr, Order, Query};
 pub use raw::{raw, RawQuery, Row};
 pub use role::Role;
+pub use session::{
+    session, Gtid, Position, PositionParseError, Session, TokenError, MAX_TOKEN_LEN,
+};
 pub use sql::{SqlWriter, Statements};
 pub use sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use transaction::Transaction;
