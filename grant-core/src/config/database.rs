@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 
 use super::hook::ConnectHook;
+use super::replication::ReplicationConfig;
 use super::sqlite::SqliteOptions;
 use super::url::redact;
 
@@ -44,6 +45,11 @@ pub struct DatabaseConfig {
     pub backend: Backend,
     /// URLs of the reading role. With none, reads go to the writer.
     pub replicas: Vec<String>,
+    /// One weight per replica (1 to 1000) for `balance = "weighted"`; empty otherwise.
+    pub replica_weights: Vec<u32>,
+    /// How reads use the replicas: read-your-writes, balancing, failover, lag. Shards
+    /// share it.
+    pub replication: ReplicationConfig,
     /// Set when this entry is itself a replica of another named entry (Rails'
     /// `replica: true`, e.g. `primary_replica`). Such an entry is always read-only.
     pub replica_of: Option<String>,
@@ -84,6 +90,8 @@ impl DatabaseConfig {
             backend: Backend::from_url(&url).unwrap_or(Backend::Sqlite),
             url,
             replicas: Vec::new(),
+            replica_weights: Vec::new(),
+            replication: ReplicationConfig::default(),
             replica_of: None,
             readonly: false,
             pool: PoolConfig::default(),
@@ -148,6 +156,19 @@ impl DatabaseConfig {
         self
     }
 
+    /// Adds a replica URL with a weight for `balance = "weighted"`.
+    pub fn weighted_replica(mut self, url: impl Into<String>, weight: u32) -> Self {
+        self.replicas.push(url.into());
+        self.replica_weights.push(weight);
+        self
+    }
+
+    /// Sets the replica settings (read-your-writes, balancing, failover, lag).
+    pub fn replication(mut self, replication: ReplicationConfig) -> Self {
+        self.replication = replication;
+        self
+    }
+
     /// Marks this entry as a replica of the entry named `name`; this also makes it read-only.
     pub fn replica_of(mut self, name: impl Into<String>) -> Self {
         self.replica_of = Some(name.into());
@@ -192,6 +213,8 @@ impl fmt::Debug for DatabaseConfig {
             .field("url", &redact(&self.url))
             .field("backend", &self.backend)
             .field("replicas", &redact_all(&self.replicas))
+            .field("replica_weights", &self.replica_weights)
+            .field("replication", &self.replication)
             .field("replica_of", &self.replica_of)
             .field("readonly", &self.readonly)
             .field("pool", &self.pool)
@@ -223,6 +246,8 @@ pub struct ShardConfig {
     pub url: String,
     /// URLs of the shard's replicas.
     pub replicas: Vec<String>,
+    /// One weight per replica for `balance = "weighted"`; empty otherwise.
+    pub replica_weights: Vec<u32>,
 }
 
 impl ShardConfig {
@@ -231,12 +256,20 @@ impl ShardConfig {
         ShardConfig {
             url: url.into(),
             replicas: Vec::new(),
+            replica_weights: Vec::new(),
         }
     }
 
     /// Adds a replica URL.
     pub fn replica(mut self, url: impl Into<String>) -> Self {
         self.replicas.push(url.into());
+        self
+    }
+
+    /// Adds a replica URL with a weight for `balance = "weighted"`.
+    pub fn weighted_replica(mut self, url: impl Into<String>, weight: u32) -> Self {
+        self.replicas.push(url.into());
+        self.replica_weights.push(weight);
         self
     }
 }
@@ -246,6 +279,7 @@ impl fmt::Debug for ShardConfig {
         f.debug_struct("ShardConfig")
             .field("url", &redact(&self.url))
             .field("replicas", &redact_all(&self.replicas))
+            .field("replica_weights", &self.replica_weights)
             .finish()
     }
 }

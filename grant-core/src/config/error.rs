@@ -276,6 +276,23 @@ pub enum ConfigErrorKind {
         /// The engine of the database's URL.
         backend: Backend,
     },
+    /// `consistency = "causal"` on an engine without replication positions (SQLite).
+    #[error("causal consistency needs PostgreSQL or MariaDB/MySQL replication positions; a {backend} database supports \"delay\" only")]
+    CausalUnsupported {
+        /// The engine of the database's URL.
+        backend: Backend,
+    },
+    /// `replica_weights` whose length differs from the number of replicas.
+    #[error("{weights} weight(s) for {replicas} replica(s); expected one weight per replica")]
+    WeightsMismatch {
+        /// Weights given.
+        weights: usize,
+        /// Replicas declared.
+        replicas: usize,
+    },
+    /// `replica_weights` without `balance = "weighted"`.
+    #[error("replica weights are only used with balance = \"weighted\"; set it or remove the weights")]
+    WeightsWithoutWeighted,
     /// An empty (or blank) statement in `after_connect`.
     #[error("the statement is empty; expected SQL text such as \"SET search_path TO app\"")]
     EmptyStatement,

@@ -109,6 +109,7 @@ mod hook;
 mod interpolate;
 mod parse;
 mod path;
+mod replication;
 mod sqlite;
 mod url;
 mod validate;
@@ -119,6 +120,10 @@ use std::path::Path;
 pub use database::{DatabaseConfig, PoolConfig, ShardConfig, DEFAULT_STATEMENT_TIMEOUT};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use hook::{ConnectHook, HookConnection, HookFuture};
+pub use replication::{
+    Balance, Consistency, ReplicaFallback, ReplicationConfig, DEFAULT_CAUSAL_WAIT,
+    DEFAULT_CHECK_INTERVAL, DEFAULT_REPLICA_DELAY,
+};
 pub use sqlite::{JournalMode, SqliteOptions, Synchronous};
 
 /// The environment used when `GRANT_ENV` is unset or empty.

@@ -12,6 +12,7 @@ use super::database::{DatabaseConfig, PoolConfig, ShardConfig};
 use super::duration::parse_duration;
 use super::error::{ConfigError, ConfigErrorKind};
 use super::path::{index_path, key_path};
+use super::replication::{Balance, Consistency, ReplicaFallback, ReplicationConfig};
 use super::sqlite::{JournalMode, SqliteOptions, Synchronous};
 
 /// Where a value may be a table, which keys it may hold.
@@ -48,16 +49,24 @@ const SQLITE: Shape = Keys(
     "a table of SQLite options",
 );
 const SHARD: Shape = Keys(
-    &[("replicas", Leaf), ("url", Leaf)],
+    &[("replica_weights", Leaf), ("replicas", Leaf), ("url", Leaf)],
     "a shard table with a `url`",
 );
 const DATABASE: Shape = Keys(
     &[
         ("after_connect", Leaf),
+        ("balance", Leaf),
+        ("causal_wait", Leaf),
+        ("consistency", Leaf),
+        ("max_replication_lag", Leaf),
         ("migrations", Leaf),
         ("pool", POOL),
         ("readonly", Leaf),
+        ("replica_check_interval", Leaf),
+        ("replica_delay", Leaf),
+        ("replica_fallback", Leaf),
         ("replica_of", Leaf),
+        ("replica_weights", Leaf),
         ("replicas", Leaf),
         ("roles", Map(&Leaf, "a table of role = \"database\" pairs")),
         ("shards", Map(&SHARD, "a table of shards")),
@@ -243,6 +252,8 @@ impl Fields<'_> {
         let url = self.required_url(t, path)?;
         let mut db = DatabaseConfig::new(url);
         db.replicas = self.urls(t, path, "replicas")?;
+        db.replica_weights = self.weights(t, path)?;
+        self.replication(t, path, &mut db.replication)?;
         db.replica_of = self.string(t, path, "replica_of", "a string naming a database")?;
         let readonly = self.boolean(t, path, "readonly")?;
         db.readonly = readonly.unwrap_or(db.replica_of.is_some());
@@ -288,10 +299,67 @@ impl Fields<'_> {
                 };
                 let mut config = ShardConfig::new(self.required_url(shard, &shard_path)?);
                 config.replicas = self.urls(shard, &shard_path, "replicas")?;
+                config.replica_weights = self.weights(shard, &shard_path)?;
                 db.shards.insert(name.to_owned(), config);
             }
         }
         Ok(db)
+    }
+
+    fn replication(
+        &self,
+        t: &Table,
+        path: &str,
+        r: &mut ReplicationConfig,
+    ) -> Result<(), ConfigError> {
+        if let Some(d) = self.duration(t, path, "replica_delay", true)? {
+            r.replica_delay = d.unwrap_or(Duration::ZERO);
+        }
+        if let Some(c) = self.choice(t, path, "consistency", Consistency::CHOICES)? {
+            r.consistency = Consistency::parse(&c);
+        }
+        if let Some(d) = self.duration(t, path, "causal_wait", true)? {
+            r.causal_wait = d.unwrap_or(Duration::ZERO);
+        }
+        if let Some(b) = self.choice(t, path, "balance", Balance::CHOICES)? {
+            r.balance = Balance::parse(&b);
+        }
+        if let Some(d) = self.duration(t, path, "max_replication_lag", true)? {
+            r.max_replication_lag = d;
+        }
+        if let Some(f) = self.choice(t, path, "replica_fallback", ReplicaFallback::CHOICES)? {
+            r.replica_fallback = ReplicaFallback::parse(&f);
+        }
+        if let Some(d) = self.duration(t, path, "replica_check_interval", false)? {
+            r.replica_check_interval = d.unwrap_or(r.replica_check_interval);
+        }
+        Ok(())
+    }
+
+    /// `replica_weights`: an array of integers (each checked by validation).
+    fn weights(&self, t: &Table, path: &str) -> Result<Vec<u32>, ConfigError> {
+        let child = key_path(path, "replica_weights");
+        match t.get("replica_weights") {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Value::Integer(n) => u32::try_from(*n).map_err(|_| {
+                        ConfigError::new(
+                            index_path(&child, i),
+                            ConfigErrorKind::IntegerOutOfRange {
+                                value: *n,
+                                min: 1,
+                                max: i64::from(super::validate::MAX_WEIGHT),
+                            },
+                        )
+                    }),
+                    other => Err(wrong_type(&index_path(&child, i), "an integer", other)),
+                })
+                .collect(),
+            Some(other) => Err(wrong_type(&child, "an array of integers", other)),
+        }
     }
 
     fn pool(&self, t: &Table, path: &str) -> Result<PoolConfig, ConfigError> {

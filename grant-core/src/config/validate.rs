@@ -11,6 +11,7 @@ use crate::backend::Backend;
 use super::database::{DatabaseConfig, PoolConfig};
 use super::error::{ConfigError, ConfigErrorKind};
 use super::path::{index_path, key_path, valid_name};
+use super::replication::{Balance, Consistency};
 use super::sqlite::SqliteOptions;
 use super::url::check_url;
 
@@ -21,6 +22,10 @@ pub(crate) const MIN_DURATION: Duration = Duration::from_millis(1);
 /// The longest wait: `acquire_timeout`, `connect_timeout`, `statement_timeout`,
 /// `busy_timeout`.
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+/// The largest replica weight.
+pub(crate) const MAX_WEIGHT: u32 = 1000;
+/// The longest `replica_check_interval`.
+const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 /// The longest age: `idle_timeout`, `max_lifetime`.
 pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
@@ -193,6 +198,7 @@ fn check_database(
         check_duration(timeout, MAX_TIMEOUT, false)
             .map_err(|kind| at("statement_timeout", kind))?;
     }
+    check_replication(&db, backend, &path, written)?;
     check_sqlite(name, &db, backend, written)?;
     for (i, sql) in db.after_connect.iter().enumerate() {
         let item = index_path(&key_path(&path, "after_connect"), i);
@@ -355,6 +361,86 @@ fn check_pool(pool: &PoolConfig, path: &str, written: &Written<'_>) -> Result<()
             if let Err(kind) = check_duration(value, max, false) {
                 return at(name, kind);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Replica settings: bounds, causal mode only where positions exist, weights.
+fn check_replication(
+    db: &DatabaseConfig,
+    backend: Option<Backend>,
+    path: &str,
+    written: &Written<'_>,
+) -> Result<(), ConfigError> {
+    let r = &db.replication;
+    let at = |key: &str, kind| ConfigError::new(key_path(path, key), kind);
+    let known = |key: &str| !written.unknown(&key_path(path, key));
+    if known("replica_delay") {
+        check_duration(r.replica_delay, MAX_TIMEOUT, true).map_err(|k| at("replica_delay", k))?;
+    }
+    if known("causal_wait") {
+        check_duration(r.causal_wait, MAX_TIMEOUT, true).map_err(|k| at("causal_wait", k))?;
+    }
+    if let Some(lag) = r.max_replication_lag.filter(|_| known("max_replication_lag")) {
+        check_duration(lag, MAX_TIMEOUT, false).map_err(|k| at("max_replication_lag", k))?;
+    }
+    if known("replica_check_interval") {
+        check_duration(r.replica_check_interval, MAX_CHECK_INTERVAL, false)
+            .map_err(|k| at("replica_check_interval", k))?;
+    }
+    if let (Consistency::Causal, Some(Backend::Sqlite), true) =
+        (r.consistency, backend, known("consistency"))
+    {
+        return Err(at(
+            "consistency",
+            ConfigErrorKind::CausalUnsupported {
+                backend: Backend::Sqlite,
+            },
+        ));
+    }
+    let weighted = r.balance == Balance::Weighted;
+    let check_weights = |weights: &[u32], replicas: usize, key: String| {
+        if weights.is_empty() {
+            return Ok(());
+        }
+        if !weighted {
+            return Err(ConfigError::new(key, ConfigErrorKind::WeightsWithoutWeighted));
+        }
+        if weights.len() != replicas {
+            return Err(ConfigError::new(
+                key,
+                ConfigErrorKind::WeightsMismatch {
+                    weights: weights.len(),
+                    replicas,
+                },
+            ));
+        }
+        for (i, w) in weights.iter().enumerate() {
+            if *w == 0 || *w > MAX_WEIGHT {
+                return Err(ConfigError::new(
+                    index_path(&key, i),
+                    ConfigErrorKind::IntegerOutOfRange {
+                        value: i64::from(*w),
+                        min: 1,
+                        max: i64::from(MAX_WEIGHT),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    };
+    if known("replica_weights") {
+        check_weights(
+            &db.replica_weights,
+            db.replicas.len(),
+            key_path(path, "replica_weights"),
+        )?;
+    }
+    for (name, shard) in &db.shards {
+        let key = key_path(&key_path(&key_path(path, "shards"), name), "replica_weights");
+        if !written.unknown(&key) {
+            check_weights(&shard.replica_weights, shard.replicas.len(), key)?;
         }
     }
     Ok(())
