@@ -33,6 +33,12 @@ pub enum Error {
         shard: Option<String>,
     },
 
+    /// Internal: a causal read's replica did not replay the session's position within
+    /// `causal_wait`; the read is routed to the writer. Never returned to callers.
+    #[doc(hidden)]
+    #[error("internal: replica behind the session (read again on the writer)")]
+    ReplicaBehind,
+
     /// A database name that is not registered.
     #[error("unknown database `{database}`{}", for_model(.model))]
     UnknownDatabase {

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::context::Context;
 use crate::error::{Error, ReadOnlyReason, Result};
-use crate::exec::{Access, Request};
-use crate::handler::{ConnectionHandler, PoolSlot, PoolStats};
+use crate::handler::{ConnectionHandler, PoolStats};
 use crate::role::Role;
 use crate::transaction::Transaction;
 
@@ -116,13 +115,27 @@ impl Grant {
             _ => None,
         };
         let slot = match read_only {
-            Some(_) => targets.for_reads(&role, ctx.prevent_writes),
+            Some(_) => targets.for_reads(&role, ctx.prevent_writes)?,
             None => targets.writer(),
+        };
+        let track = match read_only {
+            None if entry.tracks_writes() => {
+                crate::session::Session::with_current(|s| crate::route::Track {
+                    session: s.clone(),
+                    database: entry.name().clone(),
+                    shard: slot.key().shard.clone(),
+                    kind: crate::route::TrackKind::Write {
+                        causal: entry.causal(),
+                    },
+                })
+            }
+            _ => None,
         };
         Transaction::begin(
             slot,
             self.inner.default.clone(),
             read_only.map(|reason| (role, reason)),
+            track,
         )
         .await
     }
@@ -132,65 +145,9 @@ impl Grant {
         self.inner.handler.close().await
     }
 
-    /// Pick the pool for a statement.
-    ///
-    /// Order: the scope's role and shard (`connected_to`) -> the model's routing
-    /// (`connects_to`) -> the default database. Reads use the reading role unless the
-    /// scope says otherwise (replicas, or the writer's read-only sessions); reads in a
-    /// prevent-writes scope use read-only sessions too. Writes use the writer and are
-    /// refused, before any SQL is sent, in a reading or prevent-writes scope and on a
-    /// read-only database.
+    /// The default database's name, shared.
     #[inline]
-    pub(crate) fn route(&self, req: &Request<'_>) -> Result<Arc<PoolSlot>> {
-        Context::with_current(|ctx| self.route_in(ctx, req))
-    }
-
-    fn route_in(&self, ctx: &Context, req: &Request<'_>) -> Result<Arc<PoolSlot>> {
-        let handler = &self.inner.handler;
-        let database = req.database.unwrap_or(&self.inner.default);
-        let shard = ctx.shard.as_deref();
-        // Name the model whose routing pointed at an unknown database.
-        let named = |e: Error| match e {
-            Error::UnknownDatabase { database, .. } => Error::UnknownDatabase {
-                database,
-                model: (req.model != "raw").then_some(req.model),
-            },
-            other => other,
-        };
-        let slot = match req.access {
-            Access::Write => {
-                let role = ctx.check_write(database)?;
-                let entry = handler.role_entry(database, &role).map_err(named)?;
-                if entry.readonly() {
-                    return Err(Error::ReadOnly {
-                        database: entry.name().to_string(),
-                        role,
-                        reason: ReadOnlyReason::ReadonlyDatabase,
-                    });
-                }
-                entry.targets(shard)?.writer().clone()
-            }
-            Access::Read => {
-                let role = ctx.role.as_ref().unwrap_or(&Role::Reading);
-                // `#[connects_to(reading = ..)]` names the entry that serves reads.
-                let database = match (role, req.reading) {
-                    (Role::Reading, Some(reading)) => reading,
-                    _ => database,
-                };
-                // Reads of a prevent-writes scope use read-only sessions of the writer.
-                handler
-                    .read_slot(database, role, shard, ctx.prevent_writes)
-                    .map_err(named)?
-            }
-        };
-        tracing::trace!(
-            model = req.model,
-            database = %slot.key().database,
-            role = %slot.key().role,
-            shard = slot.key().shard.as_deref(),
-            access = ?req.access,
-            "grant: routed"
-        );
-        Ok(slot)
+    pub(crate) fn default_name(&self) -> &Arc<str> {
+        &self.inner.default
     }
 }

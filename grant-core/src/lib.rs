@@ -23,6 +23,7 @@ mod model;
 pub mod query;
 mod raw;
 mod role;
+mod route;
 mod session;
 mod sql;
 mod sql_str;
@@ -37,7 +38,8 @@ pub use error::{Error, ReadOnlyReason, Result};
 pub use exec::{Executor, Target};
 pub use grant::Grant;
 pub use handler::{
-    ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolKind, PoolSlot, PoolStats, Targets,
+    ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolKind, PoolSlot, PoolStats, ReplicaState,
+    Targets,
 };
 pub use model::{ColumnMeta, Model, ModelMeta, StatementCache};
 pub use query::{Column, Expr, Order, Query};

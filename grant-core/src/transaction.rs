@@ -15,9 +15,10 @@ use sqlx::Executor as _;
 use crate::backend::Backend;
 use crate::context::Context;
 use crate::error::{Error, ReadOnlyReason, Result};
-use crate::exec::{Access, ErrCtx, Request};
+use crate::exec::{record_write, Access, ErrCtx, Request};
 use crate::handler::{timeout_error, Pool, PoolKey, PoolSlot};
 use crate::role::Role;
+use crate::route::Track;
 
 /// The pooled connection of a transaction, per engine.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub(crate) struct TxInner {
     key: PoolKey,
     backend: Backend,
     timeout: Option<Duration>,
+    /// Whether a write succeeded in it (a session records it on commit).
+    wrote: bool,
 }
 
 impl TxInner {
@@ -58,6 +61,7 @@ impl TxInner {
             key: slot.key().clone(),
             backend: slot.backend(),
             timeout: slot.statement_timeout(),
+            wrote: false,
         };
         if let Err(e) = inner.step(sql).await {
             inner.close();
@@ -66,8 +70,27 @@ impl TxInner {
         Ok(inner)
     }
 
-    pub(crate) async fn commit(self) -> Result<()> {
-        self.end("COMMIT").await
+    /// COMMIT; then, when the transaction wrote and `track` says so, record the write in
+    /// the session (causal mode: with the writer's position, read on this connection).
+    pub(crate) async fn commit_tracked(mut self, track: Option<&Track>) -> Result<()> {
+        self.check_open()?;
+        self.step("COMMIT").await?;
+        if let (Some(track), true) = (track, self.wrote) {
+            let limit = self.timeout.unwrap_or(DROP_ROLLBACK_LIMIT);
+            match self.conn.as_mut() {
+                Some(TxConn::Postgres(c)) => record_write::<Postgres>(c, track, limit).await,
+                Some(TxConn::MySql(c)) => record_write::<MySql>(c, track, limit).await,
+                Some(TxConn::Sqlite(c)) => record_write::<Sqlite>(c, track, limit).await,
+                None => {}
+            }
+        }
+        drop(self.conn.take());
+        Ok(())
+    }
+
+    /// A write succeeded in this transaction.
+    pub(crate) fn wrote(&mut self) {
+        self.wrote = true;
     }
 
     async fn rollback(self) -> Result<()> {
@@ -209,6 +232,8 @@ pub struct Transaction {
     key: PoolKey,
     default_database: std::sync::Arc<str>,
     read_only: Option<(Role, ReadOnlyReason)>,
+    /// Records the transaction's writes in the session that began it, on commit.
+    track: Option<Track>,
     inner: TxInner,
 }
 
@@ -217,6 +242,7 @@ impl Transaction {
         slot: &PoolSlot,
         default_database: std::sync::Arc<str>,
         read_only: Option<(Role, ReadOnlyReason)>,
+        track: Option<Track>,
     ) -> Result<Transaction> {
         let inner = TxInner::begin(slot, read_only.is_some()).await?;
         tracing::debug!(
@@ -230,6 +256,7 @@ impl Transaction {
             key: slot.key().clone(),
             default_database,
             read_only,
+            track,
             inner,
         })
     }
@@ -250,9 +277,10 @@ impl Transaction {
         self.read_only.is_some()
     }
 
-    /// Commit.
+    /// Commit. Begun inside a [`crate::Session`], a transaction that wrote records the
+    /// write there once it has committed (read-your-writes).
     pub async fn commit(self) -> Result<()> {
-        self.inner.commit().await
+        self.inner.commit_tracked(self.track.as_ref()).await
     }
 
     /// Roll back.

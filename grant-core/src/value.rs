@@ -120,6 +120,18 @@ pub enum BindRef<'a> {
     Bytes(&'a [u8]),
 }
 
+impl<'a> BindRef<'a> {
+    /// `v`, borrowed where it holds text or bytes.
+    #[inline]
+    pub fn of(v: &'a Value) -> BindRef<'a> {
+        match v {
+            Value::Text(s) => BindRef::Text(s),
+            Value::Bytes(b) => BindRef::Bytes(b),
+            other => BindRef::Owned(other.clone()),
+        }
+    }
+}
+
 /// A Rust type that can be a model's column: bound as a [`Value`] and decoded from a row
 /// of each engine.
 ///

@@ -291,7 +291,9 @@ pub enum ConfigErrorKind {
         replicas: usize,
     },
     /// `replica_weights` without `balance = "weighted"`.
-    #[error("replica weights are only used with balance = \"weighted\"; set it or remove the weights")]
+    #[error(
+        "replica weights are only used with balance = \"weighted\"; set it or remove the weights"
+    )]
     WeightsWithoutWeighted,
     /// An empty (or blank) statement in `after_connect`.
     #[error("the statement is empty; expected SQL text such as \"SET search_path TO app\"")]

@@ -382,7 +382,10 @@ fn check_replication(
     if known("causal_wait") {
         check_duration(r.causal_wait, MAX_TIMEOUT, true).map_err(|k| at("causal_wait", k))?;
     }
-    if let Some(lag) = r.max_replication_lag.filter(|_| known("max_replication_lag")) {
+    if let Some(lag) = r
+        .max_replication_lag
+        .filter(|_| known("max_replication_lag"))
+    {
         check_duration(lag, MAX_TIMEOUT, false).map_err(|k| at("max_replication_lag", k))?;
     }
     if known("replica_check_interval") {
@@ -405,7 +408,10 @@ fn check_replication(
             return Ok(());
         }
         if !weighted {
-            return Err(ConfigError::new(key, ConfigErrorKind::WeightsWithoutWeighted));
+            return Err(ConfigError::new(
+                key,
+                ConfigErrorKind::WeightsWithoutWeighted,
+            ));
         }
         if weights.len() != replicas {
             return Err(ConfigError::new(
@@ -438,7 +444,10 @@ fn check_replication(
         )?;
     }
     for (name, shard) in &db.shards {
-        let key = key_path(&key_path(&key_path(path, "shards"), name), "replica_weights");
+        let key = key_path(
+            &key_path(&key_path(path, "shards"), name),
+            "replica_weights",
+        );
         if !written.unknown(&key) {
             check_weights(&shard.replica_weights, shard.replicas.len(), key)?;
         }

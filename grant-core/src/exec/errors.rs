@@ -65,7 +65,7 @@ enum Origin<'a> {
 impl<'a> ErrSource<'a> {
     pub(crate) fn of(conn: &Conn<'a>, model: &'static str) -> Self {
         let origin = match conn {
-            Conn::Pool(slot) => Origin::Slot(slot.clone()),
+            Conn::Pool(routed) => Origin::Slot(routed.slot.clone()),
             Conn::Tx { key, .. } => Origin::Tx(key),
         };
         ErrSource { origin, model }

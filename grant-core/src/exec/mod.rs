@@ -4,13 +4,12 @@
 //! This module holds the targets and their resolution; `run` the generic per-engine
 //! runners, `ops` the model operations built on them, `errors` the mapping of driver errors.
 
-use std::sync::Arc;
-
 use crate::backend::Backend;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grant::Grant;
-use crate::handler::{PoolKey, PoolSlot};
+use crate::handler::{is_target_failure, PoolKey};
 use crate::model::ModelMeta;
+use crate::route::{Again, Routed, TrackKind};
 use crate::transaction::{Transaction, TxInner};
 
 /// Whether a statement reads or writes; writes are refused on read-only targets before
@@ -85,7 +84,7 @@ impl<'a> Request<'a> {
 
 /// A resolved connection source.
 pub(crate) enum Conn<'e> {
-    Pool(Arc<PoolSlot>),
+    Pool(Routed<'e>),
     Tx {
         key: &'e PoolKey,
         inner: &'e mut TxInner,
@@ -95,14 +94,14 @@ pub(crate) enum Conn<'e> {
 impl Conn<'_> {
     fn key(&self) -> &PoolKey {
         match self {
-            Conn::Pool(slot) => slot.key(),
+            Conn::Pool(routed) => routed.slot.key(),
             Conn::Tx { key, .. } => key,
         }
     }
 
     fn backend(&self) -> Backend {
         match self {
-            Conn::Pool(slot) => slot.backend(),
+            Conn::Pool(routed) => routed.slot.backend(),
             Conn::Tx { inner, .. } => inner.backend(),
         }
     }
@@ -120,21 +119,98 @@ pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<
     }
 }
 
+/// After one attempt of a read: count it and record it in the session, or route it again
+/// (a replica that failed, or one that did not catch up with the session in time). `None`:
+/// `conn` now holds the new route; run again.
+pub(crate) fn after_read<T>(
+    conn: &mut Conn<'_>,
+    req: &Request<'_>,
+    out: Result<T>,
+    failovers: &mut u8,
+) -> Option<Result<T>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Conn::Pool(routed) = conn else {
+        return Some(out);
+    };
+    match &out {
+        Ok(_) if req.access == Access::Write => Some(out),
+        Ok(_) => {
+            routed.slot.health.reads.fetch_add(1, Relaxed);
+            if let Some(track) = &routed.track {
+                if track.kind == TrackKind::Read {
+                    if let Some(at) = routed.slot.health.position() {
+                        track
+                            .session
+                            .record_read(&track.database, track.shard.as_deref(), &at);
+                    }
+                }
+            }
+            Some(out)
+        }
+        Err(Error::ReplicaBehind) => {
+            let grant = routed.grant?;
+            let failed = routed.slot.clone();
+            tracing::debug!(
+                database = %failed.key().database,
+                pool = %failed.key().kind,
+                "grant: replica behind the session after causal_wait; reading from the writer"
+            );
+            match grant.reroute(req, &failed, Again::Behind) {
+                Ok(next) => {
+                    *routed = next;
+                    None
+                }
+                Err(e) => Some(Err(e)),
+            }
+        }
+        Err(e) if is_target_failure(e) => {
+            let failed = routed.slot.clone();
+            failed.failed(e);
+            let grant = match routed.grant {
+                Some(g) if *failovers == 0 && failed.is_replica() => g,
+                _ => return Some(out),
+            };
+            *failovers += 1;
+            failed.health.fallbacks.fetch_add(1, Relaxed);
+            match grant.reroute(req, &failed, Again::Failed) {
+                Ok(next) => {
+                    tracing::info!(
+                        database = %failed.key().database,
+                        shard = failed.key().shard.as_deref(),
+                        from = %failed.key().kind,
+                        to = %next.slot.key().kind,
+                        error = %e,
+                        "grant: read failed over"
+                    );
+                    *routed = next;
+                    None
+                }
+                Err(_) => Some(out),
+            }
+        }
+        Err(_) => Some(out),
+    }
+}
+
 /// Runs `$body` with `$x` bound to the concrete sqlx connection and `$db` to its database
-/// type, bounded by the statement timeout. A pooled connection is acquired explicitly
-/// (bounded by the pool's connect and acquire timeouts) and, if the statement times out,
-/// closed instead of going back to the pool; a transaction whose statement times out is
-/// aborted. `$user_sql` marks SQL written by the user (see [`Request::user_sql`]).
+/// type, bounded by the statement timeout. `$conn` is a `&mut Conn`. A pooled connection is
+/// acquired explicitly (bounded by the pool's connect and acquire timeouts) and, if the
+/// statement times out, closed instead of going back to the pool; a transaction whose
+/// statement times out is aborted. Around the statement: a causal read first waits for the
+/// replica to replay the session's position; a write in a session records itself.
 macro_rules! dispatch {
-    ($conn:expr, $user_sql:expr, |$x:ident, $db:ident| $body:expr) => {
+    ($conn:expr, $req:expr, |$x:ident, $db:ident| $body:expr) => {
         'dispatch: {
             match $conn {
-                $crate::exec::Conn::Pool(slot) => {
-                    let limit = slot.statement_timeout().unwrap_or(std::time::Duration::MAX);
-                    match slot.pool() {
-                        $crate::handler::Pool::Postgres(p) => pooled_arm!('dispatch, slot, p, limit, $user_sql, ::sqlx::postgres::Postgres, |$x, $db| $body),
-                        $crate::handler::Pool::MySql(p) => pooled_arm!('dispatch, slot, p, limit, $user_sql, ::sqlx::mysql::MySql, |$x, $db| $body),
-                        $crate::handler::Pool::Sqlite(p) => pooled_arm!('dispatch, slot, p, limit, $user_sql, ::sqlx::sqlite::Sqlite, |$x, $db| $body),
+                $crate::exec::Conn::Pool(routed) => {
+                    let limit = routed
+                        .slot
+                        .statement_timeout()
+                        .unwrap_or(std::time::Duration::MAX);
+                    match routed.slot.pool() {
+                        $crate::handler::Pool::Postgres(p) => pooled_arm!('dispatch, routed, p, limit, $req, ::sqlx::postgres::Postgres, |$x, $db| $body),
+                        $crate::handler::Pool::MySql(p) => pooled_arm!('dispatch, routed, p, limit, $req, ::sqlx::mysql::MySql, |$x, $db| $body),
+                        $crate::handler::Pool::Sqlite(p) => pooled_arm!('dispatch, routed, p, limit, $req, ::sqlx::sqlite::Sqlite, |$x, $db| $body),
                     }
                 }
                 $crate::exec::Conn::Tx { inner, .. } => {
@@ -149,7 +225,12 @@ macro_rules! dispatch {
                         None => Ok(Err(inner.aborted())),
                     };
                     match r {
-                        Ok(r) => r,
+                        Ok(r) => {
+                            if r.is_ok() && $req.access == $crate::exec::Access::Write {
+                                inner.wrote();
+                            }
+                            r
+                        }
                         Err(_) => Err(inner.timed_out(limit)),
                     }
                 }
@@ -158,21 +239,31 @@ macro_rules! dispatch {
     };
 }
 
-/// One engine's arm of [`dispatch!`] on a pool: acquire (bounded), run `$body` bounded by
-/// the statement timeout, hand the connection back (or close it after a timeout).
+/// One engine's arm of [`dispatch!`] on a pool: acquire (bounded), wait for the replica
+/// to catch up (causal reads), run `$body` bounded by the statement timeout, record a
+/// session's write, hand the connection back (or close it after a timeout).
 macro_rules! pooled_arm {
-    ($label:lifetime, $slot:ident, $pool:ident, $limit:ident, $user_sql:expr, $engine:ty, |$x:ident, $db:ident| $body:expr) => {{
+    ($label:lifetime, $routed:ident, $pool:ident, $limit:ident, $req:expr, $engine:ty, |$x:ident, $db:ident| $body:expr) => {{
         type $db = $engine;
-        let mut pc = match $slot.acquire($pool).await {
+        let slot = &$routed.slot;
+        let mut pc = match slot.acquire($pool).await {
             Ok(pc) => pc,
             Err(e) => break $label Err(e),
         };
+        if let Some((need, wait)) = &$routed.wait_for {
+            if let Err(e) = $crate::exec::run::caught_up::<$engine>(slot, &mut pc, need, *wait, $limit).await {
+                break $label Err(e);
+            }
+        }
         let r = tokio::time::timeout($limit, async {
             let $x = &mut *pc;
             $body
         })
         .await;
-        $crate::exec::run::finish(&$slot, pc, r, $limit, $user_sql)
+        if let (Ok(Ok(_)), Some(track)) = (&r, &$routed.track) {
+            $crate::exec::run::record_write::<$engine>(&mut pc, track, $limit).await;
+        }
+        $crate::exec::run::finish(slot, pc, r, $limit, $req.user_sql)
     }};
 }
 
@@ -188,27 +279,53 @@ macro_rules! tx_arm {
     }};
 }
 
-/// Runs one statement on `$conn`: a span for it, error mapping naming its target, and
-/// `$body` with `$x` the concrete connection, `$db` its database type and `$err` the mapper.
-/// `$rows` counts the rows of the result for the span.
+/// Runs one statement on `$conn` (a `&mut Conn`): a span for it, error mapping naming its
+/// target, and `$body` with `$x` the concrete connection, `$db` its database type and
+/// `$err` the mapper. `$rows` counts the rows of the result for the span.
 ///
 /// The span exists only when a subscriber is interested in it ([`run::span`]); without one
 /// the statement runs inline, with no span and no extra future around it.
-macro_rules! run_statement {
+macro_rules! run_on {
     ($conn:expr, $req:expr, $model:expr, $rows:expr, |$x:ident, $db:ident, $err:ident| $body:expr) => {{
-        let conn = $conn;
+        let conn: &mut $crate::exec::Conn<'_> = $conn;
         let req: &$crate::exec::Request<'_> = $req;
-        let src = $crate::exec::ErrSource::of(&conn, $model);
+        let src = $crate::exec::ErrSource::of(conn, $model);
         let $err = src.ctx();
         match $crate::exec::run::span(conn.key(), req) {
-            None => dispatch!(conn, req.user_sql, |$x, $db| $body),
+            None => dispatch!(conn, req, |$x, $db| $body),
             Some(span) => {
                 $crate::exec::run::traced(
                     span,
-                    async { dispatch!(conn, req.user_sql, |$x, $db| $body) },
+                    async { dispatch!(conn, req, |$x, $db| $body) },
                     $rows,
                 )
                 .await
+            }
+        }
+    }};
+}
+
+/// [`run_on!`] for a statement that runs once (writes): `$conn` is a `Conn`.
+macro_rules! run_statement {
+    ($conn:expr, $req:expr, $model:expr, $rows:expr, |$x:ident, $db:ident, $err:ident| $body:expr) => {{
+        let mut conn = $conn;
+        run_on!(&mut conn, $req, $model, $rows, |$x, $db, $err| $body)
+    }};
+}
+
+/// [`run_on!`] for a read, which may run again elsewhere ([`after_read`]): a replica that
+/// failed (once, before any row was returned: rows are returned only once all are read),
+/// or one that did not catch up with the session. `$body` must be able to run twice
+/// (bind borrowed values).
+macro_rules! run_read {
+    ($conn:expr, $req:expr, $model:expr, $rows:expr, |$x:ident, $db:ident, $err:ident| $body:expr) => {{
+        let mut conn = $conn;
+        let req: &$crate::exec::Request<'_> = $req;
+        let mut failovers = 0u8;
+        loop {
+            let out = run_on!(&mut conn, req, $model, $rows, |$x, $db, $err| $body);
+            if let Some(out) = $crate::exec::after_read(&mut conn, req, out, &mut failovers) {
+                break out;
             }
         }
     }};
@@ -223,4 +340,4 @@ pub(crate) use ops::{
     count, delete_all, delete_by_key, exists, fetch_models, find, insert, insert_all, update,
     update_all,
 };
-pub(crate) use run::{execute, fetch_row, fetch_rows};
+pub(crate) use run::{execute, fetch_row, fetch_rows, record_write};

@@ -10,7 +10,7 @@ use crate::sql::{insert_columns, SqlWriter};
 use crate::transaction::TxInner;
 use crate::value::{BindRef, ColumnType as _, Value};
 
-use super::run::{bind_all, bind_refs, execute, execute_on, fetch_all_on, fetch_optional_on};
+use super::run::{bind_refs, bind_slice, execute, execute_on, fetch_all_on, fetch_optional_on};
 use super::{resolve, Access, Conn, Request, Target};
 
 /// Build the SQL and values of a SELECT of `M`.
@@ -46,13 +46,13 @@ pub(crate) async fn fetch_models<M: Model>(
     }
     let conn = resolve(target, &req)?;
     let (sql, binds, by_name) = select_sql::<M>(conn.backend(), select);
-    run_statement!(
+    run_read!(
         conn,
         &req,
         M::META.name,
         |v| v.len() as u64,
         |x, DB, err| {
-            let args = bind_all::<DB>(binds)?;
+            let args = bind_slice::<DB>(&binds)?;
             fetch_all_on::<DB, _, M>(x, &sql, args, err, |row| {
                 DB::decode_model::<M>(&row, by_name)
             })
@@ -66,14 +66,14 @@ pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Opt
     let req = Request::model(M::META, Access::Read, "find");
     let conn = resolve(target, &req)?;
     let sql = &M::META.statements(conn.backend()).find;
-    run_statement!(
+    run_read!(
         conn,
         &req,
         M::META.name,
         |v| v.is_some() as u64,
         |x, DB, err| {
             let mut args = <DB as sqlx::Database>::Arguments::default();
-            DB::add(&mut args, key).map_err(|e| Error::Bind {
+            DB::add_ref(&mut args, BindRef::of(&key)).map_err(|e| Error::Bind {
                 column: M::META.key_column().name.to_string(),
                 message: e.to_string(),
             })?;
@@ -114,8 +114,8 @@ pub(crate) async fn exists<M: Model>(target: Target<'_>, parts: &QueryParts) -> 
     parts.write_where(&mut w, &mut binds);
     parts.write_tail(&mut w, &mut binds, Some(1));
     let sql = w.finish();
-    run_statement!(conn, &req, M::META.name, |v| *v as u64, |x, DB, err| {
-        let args = bind_all::<DB>(binds)?;
+    run_read!(conn, &req, M::META.name, |v| *v as u64, |x, DB, err| {
+        let args = bind_slice::<DB>(&binds)?;
         Ok(fetch_optional_on::<DB, _>(x, &sql, args, err)
             .await?
             .is_some())
@@ -128,8 +128,8 @@ async fn scalar_i64<M: Model>(
     sql: &str,
     binds: Vec<Value>,
 ) -> Result<i64> {
-    run_statement!(conn, req, M::META.name, |_| 1, |x, DB, err| {
-        let args = bind_all::<DB>(binds)?;
+    run_read!(conn, req, M::META.name, |_| 1, |x, DB, err| {
+        let args = bind_slice::<DB>(&binds)?;
         match fetch_optional_on::<DB, _>(x, sql, args, err).await? {
             Some(row) => DB::decode_at::<i64>(&row, 0).map_err(|e| err.map(e)),
             None => Ok(0),
@@ -334,10 +334,11 @@ pub(crate) async fn insert_all<M: Model>(
     // MariaDB/MySQL keys of a multi-row insert are read on the statement's own connection.
     let one_connection = plan.read_keys && backend == Backend::MySql && rows.len() > 1;
     match conn {
-        Conn::Pool(slot) if rows.len() > chunk || one_connection => {
+        Conn::Pool(routed) if rows.len() > chunk || one_connection => {
             // Several statements, or one that needs its connection's settings: one
             // transaction, so a failure leaves nothing behind.
-            let mut tx = TxInner::begin(&slot, false).await?;
+            let slot = &routed.slot;
+            let mut tx = TxInner::begin(slot, false).await?;
             let n = insert_chunks(
                 Conn::Tx {
                     key: slot.key(),
@@ -351,7 +352,7 @@ pub(crate) async fn insert_all<M: Model>(
                 },
             )
             .await?;
-            tx.commit().await?;
+            tx.commit_tracked(routed.track.as_ref()).await?;
             Ok(n)
         }
         conn => insert_chunks(conn, &req, rows, plan).await,
@@ -493,7 +494,7 @@ async fn autoinc_settings<M: Model>(conn: Conn<'_>, req: &Request<'_>) -> Result
 
 fn reborrow<'a>(conn: &'a mut Conn<'_>) -> Conn<'a> {
     match conn {
-        Conn::Pool(slot) => Conn::Pool(slot.clone()),
+        Conn::Pool(routed) => Conn::Pool(routed.clone()),
         Conn::Tx { key, inner } => Conn::Tx { key, inner },
     }
 }

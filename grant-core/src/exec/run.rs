@@ -14,8 +14,11 @@ use tracing::Instrument;
 use crate::backend::Backend;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::handler::positions::Positions;
 use crate::handler::{PoolKey, PoolSlot};
 use crate::raw::Row;
+use crate::route::{Track, TrackKind};
+use crate::session::Position;
 use crate::value::{BindRef, Value};
 
 use super::{Conn, ErrCtx, Request};
@@ -84,6 +87,77 @@ pub(crate) fn finish<DB: Driver, T>(
 
 pub(crate) fn bind_all<'q, DB: Driver>(values: Vec<Value>) -> Result<DB::Arguments<'q>> {
     bind_each::<DB, _>(values, DB::add)
+}
+
+/// Bind borrowed values (a read that may run twice, on another target, binds again).
+pub(crate) fn bind_slice<'q, DB: Driver>(values: &'q [Value]) -> Result<DB::Arguments<'q>> {
+    bind_each::<DB, _>(values.iter().map(BindRef::of).collect(), DB::add_ref)
+}
+
+/// Causal read: wait (bounded by `causal_wait`, then the statement timeout) for the
+/// replica behind `conn` to replay `need`. [`Error::ReplicaBehind`] when it did not in
+/// time (the connection goes back to the pool); a failure closes the connection.
+pub(crate) async fn caught_up<DB: Positions>(
+    slot: &PoolSlot,
+    conn: &mut PoolConnection<DB>,
+    need: &Position,
+    wait: Duration,
+    limit: Duration,
+) -> Result<()> {
+    let bound = limit.saturating_add(wait);
+    match tokio::time::timeout(bound, DB::wait_for(&mut **conn, need, wait)).await {
+        Ok(Ok(true)) => {
+            slot.health.reached(need);
+            Ok(())
+        }
+        Ok(Ok(false)) => Err(Error::ReplicaBehind),
+        Ok(Err(e)) => {
+            conn.close_on_drop();
+            Err(ErrCtx {
+                key: slot.key(),
+                model: "replication",
+            }
+            .map(e))
+        }
+        Err(_) => {
+            conn.close_on_drop();
+            Err(slot.timeout_error(bound))
+        }
+    }
+}
+
+/// After a write in a session: record it (causal mode: with the writer's position, read
+/// on the same connection). A position that cannot be read is logged; the write is still
+/// recorded by time, so the session reads from the writer for `replica_delay`.
+pub(crate) async fn record_write<DB: Positions>(
+    conn: &mut PoolConnection<DB>,
+    track: &Track,
+    limit: Duration,
+) {
+    let TrackKind::Write { causal } = track.kind else {
+        return;
+    };
+    let at = if causal {
+        match tokio::time::timeout(limit, DB::written(&mut **conn)).await {
+            Ok(Ok(at)) => at,
+            other => {
+                if other.is_err() {
+                    conn.close_on_drop();
+                }
+                tracing::warn!(
+                    database = %track.database,
+                    "grant: could not read the writer's position after a write; \
+                     the session reads from the writer for replica_delay"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    track
+        .session
+        .record_write(&track.database, track.shard.as_deref(), at);
 }
 
 /// [`bind_all`] for values borrowed from the models (batch inserts).
@@ -235,8 +309,8 @@ pub(crate) async fn fetch_rows(
     sql: &str,
     binds: Vec<Value>,
 ) -> Result<Vec<Row>> {
-    run_statement!(conn, req, req.model, |v| v.len() as u64, |x, DB, err| {
-        let args = bind_all::<DB>(binds)?;
+    run_read!(conn, req, req.model, |v| v.len() as u64, |x, DB, err| {
+        let args = bind_slice::<DB>(&binds)?;
         fetch_all_on::<DB, _, Row>(x, sql, args, err, |row| Ok(DB::wrap_row(row))).await
     })
 }
@@ -248,13 +322,13 @@ pub(crate) async fn fetch_row(
     sql: &str,
     binds: Vec<Value>,
 ) -> Result<Option<Row>> {
-    run_statement!(
+    run_read!(
         conn,
         req,
         req.model,
         |v| v.is_some() as u64,
         |x, DB, err| {
-            let args = bind_all::<DB>(binds)?;
+            let args = bind_slice::<DB>(&binds)?;
             Ok(fetch_optional_on::<DB, _>(x, sql, args, err)
                 .await?
                 .map(DB::wrap_row))

@@ -201,6 +201,13 @@ impl PoolSlot {
         }
     }
 
+    /// Whether one direct connection (with the session setup) succeeds within
+    /// `connect_timeout`: the probe of a replica that is out of rotation.
+    pub(super) async fn try_connect<DB: Session>(&self, pool: &sqlx::Pool<DB>) -> bool {
+        let limit = self.pool_config.connect_timeout;
+        self.connect_directly(pool, limit, limit).await.is_ok()
+    }
+
     /// Why a wait for a connection ran out: one direct attempt, bounded. `None` when it
     /// connects (the server answers: the pool was busy); otherwise the driver's error, or
     /// an I/O `TimedOut` when the attempt does not finish.

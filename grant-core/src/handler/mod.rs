@@ -5,10 +5,16 @@
 //! use. Databases can be added and removed while the application runs.
 
 mod acquire;
+mod balance;
+mod health;
+mod monitor;
 mod options;
 mod pool;
+pub(crate) mod positions;
 mod session;
 
+pub(crate) use health::is_target_failure;
+pub use health::ReplicaState;
 pub(crate) use pool::timeout_error;
 pub use pool::{Pool, PoolKey, PoolKind, PoolSlot, PoolStats};
 
@@ -16,51 +22,58 @@ use options::BaseOptions;
 pub(crate) use options::MYSQL_READ_ONLY_SESSION;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{Config, Consistency, DatabaseConfig, ReplicaFallback, ReplicationConfig};
 use crate::error::{Error, Result};
 use crate::role::Role;
 
 /// The pools of one shard (or of the database itself): a writer, a read-only twin of the
-/// writer, and the replicas.
+/// writer, and the replicas with their health.
 #[derive(Debug)]
 pub struct Targets {
     writer: Arc<PoolSlot>,
     writer_read_only: Arc<PoolSlot>,
     replicas: Vec<Arc<PoolSlot>>,
     next: AtomicUsize,
+    replication: ReplicationConfig,
+    /// Whether a monitor of positions and lag is wanted, and whether it runs.
+    monitored: bool,
+    monitor_started: AtomicBool,
+    stop: CancellationToken,
 }
 
 impl Targets {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         database: &Arc<str>,
         shard: Option<&Arc<str>>,
         url: &str,
         replicas: &[String],
+        weights: &[u32],
         config: &DatabaseConfig,
         readonly: bool,
         key_path: &str,
+        stop: CancellationToken,
     ) -> Result<Targets> {
         let key = |kind| PoolKey::new(database.clone(), shard.cloned(), kind);
         let base = BaseOptions::parse(url, &format!("{key_path}.url"))?;
-        let writer = Arc::new(PoolSlot::new(
-            key(PoolKind::Writer),
-            &base,
-            readonly,
-            config,
-        ));
+        let writer = Arc::new(
+            PoolSlot::new(key(PoolKind::Writer), &base, readonly, config).stopping_with(&stop),
+        );
         // A read-only database's writer is read-only already: it is its own twin.
         let writer_read_only = if readonly {
             writer.clone()
         } else {
             Arc::new(
                 PoolSlot::new(key(PoolKind::WriterReadOnly), &base, true, config)
-                    .opening_after(&writer),
+                    .opening_after(&writer)
+                    .stopping_with(&stop),
             )
         };
         let replicas = replicas
@@ -68,19 +81,26 @@ impl Targets {
             .enumerate()
             .map(|(i, url)| {
                 let base = BaseOptions::parse(url, &format!("{key_path}.replicas[{i}]"))?;
-                Ok(Arc::new(PoolSlot::new(
-                    key(PoolKind::Replica(i)),
-                    &base,
-                    true,
-                    config,
-                )))
+                Ok(Arc::new(
+                    PoolSlot::new(key(PoolKind::Replica(i)), &base, true, config)
+                        .weighted(weights.get(i).copied().unwrap_or(1))
+                        .stopping_with(&stop),
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
+        let r = &config.replication;
+        let monitored = !replicas.is_empty()
+            && base.backend() != Backend::Sqlite
+            && (r.consistency == Consistency::Causal || r.max_replication_lag.is_some());
         Ok(Targets {
             writer,
             writer_read_only,
             replicas,
             next: AtomicUsize::new(0),
+            replication: config.replication.clone(),
+            monitored,
+            monitor_started: AtomicBool::new(false),
+            stop,
         })
     }
 
@@ -101,25 +121,78 @@ impl Targets {
         &self.replicas
     }
 
+    /// The replica settings these targets follow.
+    pub fn replication(&self) -> &ReplicationConfig {
+        &self.replication
+    }
+
     /// The slot that serves reads for `role`: the writer for `Writing`, its read-only twin
     /// when the scope prevents writes, [`Targets::reader`] for `Reading` and custom roles.
     #[inline]
-    pub fn for_reads(&self, role: &Role, prevent_writes: bool) -> &Arc<PoolSlot> {
+    pub fn for_reads(&self, role: &Role, prevent_writes: bool) -> Result<&Arc<PoolSlot>> {
         match role {
-            Role::Writing if prevent_writes => &self.writer_read_only,
-            Role::Writing => &self.writer,
+            Role::Writing if prevent_writes => Ok(&self.writer_read_only),
+            Role::Writing => Ok(&self.writer),
             Role::Reading | Role::Custom(_) => self.reader(),
         }
     }
 
-    /// A replica, round-robin; the writer's read-only twin when there is none.
+    /// A replica in rotation, chosen by the database's `balance`; with no replica, the
+    /// writer's read-only twin. When every replica is out (down or lagging): the twin, or
+    /// [`Error::NoReplica`] with `replica_fallback = "error"`.
     #[inline]
-    pub fn reader(&self) -> &Arc<PoolSlot> {
-        match self.replicas.len() {
-            0 => &self.writer_read_only,
-            1 => &self.replicas[0],
-            n => &self.replicas[self.next.fetch_add(1, Ordering::Relaxed) % n],
+    pub fn reader(&self) -> Result<&Arc<PoolSlot>> {
+        if self.replicas.is_empty() {
+            return Ok(&self.writer_read_only);
         }
+        self.start_monitor();
+        match self.pick() {
+            Some(slot) => Ok(slot),
+            None => self.all_out(),
+        }
+    }
+
+    /// The read-only twin when every replica is out, or the error the config asks for.
+    #[cold]
+    pub(crate) fn all_out(&self) -> Result<&Arc<PoolSlot>> {
+        match self.replication.replica_fallback {
+            ReplicaFallback::Writer => {
+                tracing::debug!(
+                    database = %self.writer.key().database,
+                    shard = self.writer.key().shard.as_deref(),
+                    "grant: every replica is out; reading from the writer"
+                );
+                Ok(&self.writer_read_only)
+            }
+            ReplicaFallback::Error => Err(Error::NoReplica {
+                database: self.writer.key().database.to_string(),
+                shard: self.writer.key().shard.as_deref().map(str::to_string),
+            }),
+        }
+    }
+
+    /// Start the replication monitor once, when positions or lag are wanted.
+    #[inline]
+    fn start_monitor(&self) {
+        if self.monitored && !self.monitor_started.load(Ordering::Relaxed) {
+            self.spawn_monitor();
+        }
+    }
+
+    #[cold]
+    fn spawn_monitor(&self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.monitor_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        rt.spawn(monitor::run(
+            self.writer.clone(),
+            self.replicas.clone(),
+            self.replication.clone(),
+            self.stop.clone(),
+        ));
     }
 
     fn slots(&self) -> impl Iterator<Item = &Arc<PoolSlot>> {
@@ -139,10 +212,14 @@ pub struct DatabaseEntry {
     readonly: bool,
     targets: Targets,
     shards: HashMap<Arc<str>, Targets>,
+    /// Whether a `replica_of` entry names this one (its reads may be served elsewhere).
+    replicated: AtomicBool,
+    /// Stops the background tasks of this database (probes, monitors).
+    stop: CancellationToken,
 }
 
 impl DatabaseEntry {
-    fn new(name: &str, config: DatabaseConfig) -> Result<DatabaseEntry> {
+    fn new(name: &str, config: DatabaseConfig, stop: CancellationToken) -> Result<DatabaseEntry> {
         let name: Arc<str> = Arc::from(name);
         let readonly = config.readonly || config.replica_of.is_some();
         let path = format!("databases.{name}");
@@ -151,9 +228,11 @@ impl DatabaseEntry {
             None,
             &config.url,
             &config.replicas,
+            &config.replica_weights,
             &config,
             readonly,
             &path,
+            stop.clone(),
         )?;
         let mut shards = HashMap::with_capacity(config.shards.len());
         for (shard_name, shard) in &config.shards {
@@ -163,9 +242,11 @@ impl DatabaseEntry {
                 Some(&shard_name),
                 &shard.url,
                 &shard.replicas,
+                &shard.replica_weights,
                 &config,
                 readonly,
                 &format!("{path}.shards.{shard_name}"),
+                stop.clone(),
             )?;
             shards.insert(shard_name, t);
         }
@@ -175,6 +256,8 @@ impl DatabaseEntry {
             readonly,
             targets,
             shards,
+            replicated: AtomicBool::new(false),
+            stop,
         })
     }
 
@@ -213,6 +296,26 @@ impl DatabaseEntry {
         }
     }
 
+    /// Whether a session's writes to this database must be recorded: reads may be served
+    /// by replicas (its own, or a `replica_of` entry) and read-your-writes is on.
+    #[inline]
+    pub(crate) fn tracks_writes(&self) -> bool {
+        let r = &self.config.replication;
+        let on = !r.replica_delay.is_zero() || r.consistency == Consistency::Causal;
+        on && (self.has_replicas() || self.replicated.load(Ordering::Relaxed))
+    }
+
+    /// Whether the database (or any shard) has replicas.
+    fn has_replicas(&self) -> bool {
+        !self.targets.replicas.is_empty() || self.shards.values().any(|t| !t.replicas.is_empty())
+    }
+
+    /// Whether writes record the writer's position (causal mode).
+    #[inline]
+    pub(crate) fn causal(&self) -> bool {
+        self.config.replication.consistency == Consistency::Causal
+    }
+
     /// The shard names, sorted.
     pub fn shard_names(&self) -> Vec<Arc<str>> {
         let mut v: Vec<_> = self.shards.keys().cloned().collect();
@@ -248,6 +351,14 @@ pub struct ConnectionHandler {
     /// Keyed by name, hashed with foldhash (a lookup per statement; SipHash cost more than
     /// the rest of the lookup).
     databases: DashMap<Arc<str>, Arc<DatabaseEntry>, foldhash::fast::RandomState>,
+    /// Stops every background task (replica probes and monitors) on close or drop.
+    stop: CancellationToken,
+}
+
+impl Drop for ConnectionHandler {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl ConnectionHandler {
@@ -261,16 +372,32 @@ impl ConnectionHandler {
     }
 
     fn insert(&self, name: &str, config: DatabaseConfig) -> Result<()> {
-        let entry = Arc::new(DatabaseEntry::new(name, config)?);
+        let entry = Arc::new(DatabaseEntry::new(name, config, self.stop.child_token())?);
+        let replica_of = entry.config.replica_of.clone();
         match self.databases.entry(entry.name.clone()) {
-            dashmap::Entry::Occupied(_) => Err(Error::DuplicateDatabase {
-                database: name.to_string(),
-            }),
+            dashmap::Entry::Occupied(_) => {
+                return Err(Error::DuplicateDatabase {
+                    database: name.to_string(),
+                })
+            }
             dashmap::Entry::Vacant(v) => {
                 v.insert(entry);
-                Ok(())
             }
         }
+        if let Some(writer) = replica_of.and_then(|w| self.databases.get(w.as_str())) {
+            writer.replicated.store(true, Ordering::Relaxed);
+        }
+        // An entry registered before the `replica_of` entry that names it.
+        let named = self
+            .databases
+            .iter()
+            .any(|e| e.config.replica_of.as_deref() == Some(name));
+        if named {
+            if let Some(e) = self.databases.get(name) {
+                e.replicated.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 
     /// Register a database at runtime (a new tenant, say). Its config is validated like a
@@ -297,6 +424,7 @@ impl ConnectionHandler {
                 database: name.to_string(),
                 model: None,
             })?;
+        entry.stop.cancel();
         for slot in entry.slots() {
             slot.close().await;
         }
@@ -365,7 +493,7 @@ impl ConnectionHandler {
             let entry = self.role_entry(database, role)?;
             return Ok(entry
                 .targets(shard)?
-                .for_reads(role, prevent_writes)
+                .for_reads(role, prevent_writes)?
                 .clone());
         }
         // The database serves these roles itself: clone only the slot, under the map's
@@ -379,8 +507,25 @@ impl ConnectionHandler {
             })?;
         Ok(entry
             .targets(shard)?
-            .for_reads(role, prevent_writes)
+            .for_reads(role, prevent_writes)?
             .clone())
+    }
+
+    /// `f` of the entry of `database`, under the map's guard (no clone of the entry).
+    #[inline]
+    pub(crate) fn with_entry<R>(
+        &self,
+        database: &str,
+        f: impl FnOnce(&DatabaseEntry) -> Result<R>,
+    ) -> Result<R> {
+        let entry = self
+            .databases
+            .get(database)
+            .ok_or_else(|| Error::UnknownDatabase {
+                database: database.to_string(),
+                model: None,
+            })?;
+        f(&entry)
     }
 
     /// Statistics of every pool, created or not.
@@ -402,6 +547,7 @@ impl ConnectionHandler {
 
     /// Close every pool gracefully: new acquires fail, connections in use finish and close.
     pub async fn close(&self) {
+        self.stop.cancel();
         let entries: Vec<Arc<DatabaseEntry>> =
             self.databases.iter().map(|e| e.value().clone()).collect();
         for entry in entries {

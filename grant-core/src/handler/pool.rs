@@ -10,11 +10,14 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::backend::Backend;
 use crate::config::{ConnectHook, DatabaseConfig, PoolConfig};
 use crate::error::Error;
 use crate::role::Role;
 
+use super::health::{Health, ReplicaState};
 use super::options::{mysql_session, BaseOptions, Options};
 use super::session::setup;
 
@@ -121,7 +124,7 @@ impl PoolKey {
 }
 
 /// Statistics of one pool.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PoolStats {
     /// Which pool.
@@ -142,6 +145,19 @@ pub struct PoolStats {
     pub connect_errors: u64,
     /// Statements abandoned after the statement timeout ([`Error::Timeout`]).
     pub statement_timeouts: u64,
+    /// Whether it takes reads: a replica is `Down` after a failure until a probe
+    /// re-admits it, `Lagging` while behind `max_replication_lag`; other pools are `Up`.
+    pub state: ReplicaState,
+    /// The last measured replication lag (replicas, when lag or positions are monitored).
+    pub lag: Option<Duration>,
+    /// Reads served by this pool.
+    pub reads: u64,
+    /// Reads that failed here (the target failed) and were retried on another replica or
+    /// the writer.
+    pub fallbacks: u64,
+    /// Statements that failed because the target failed (connect error, I/O error, acquire
+    /// or statement timeout).
+    pub errors: u64,
 }
 
 /// A (database, role, shard) target: its options and its pool once created.
@@ -174,6 +190,12 @@ pub struct PoolSlot {
     pub(super) closed: AtomicBool,
     /// Wakes callers waiting for a connection when another one finds the server unreachable.
     pub(super) failure: tokio::sync::Notify,
+    /// Rotation state, counters and known position (replicas).
+    pub(crate) health: Health,
+    /// First pause before probing a replica that failed (`replica_check_interval`).
+    pub(crate) probe_interval: Duration,
+    /// Stops this slot's background probe (the database was removed or closed).
+    pub(crate) stop: CancellationToken,
 }
 
 impl PoolSlot {
@@ -210,7 +232,22 @@ impl PoolSlot {
             opens_after: None,
             closed: AtomicBool::new(false),
             failure: tokio::sync::Notify::new(),
+            health: Health::new(1),
+            probe_interval: config.replication.replica_check_interval,
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// Stops background tasks of this slot with `stop`.
+    pub(crate) fn stopping_with(mut self, stop: &CancellationToken) -> PoolSlot {
+        self.stop = stop.clone();
+        self
+    }
+
+    /// Sets the weight for `balance = "weighted"`.
+    pub(crate) fn weighted(mut self, weight: u32) -> PoolSlot {
+        self.health.weight = weight.max(1);
+        self
     }
 
     /// This pool connects only once `writer` has had a connection open: a SQLite read-only
@@ -278,6 +315,11 @@ impl PoolSlot {
             acquire_timeouts: self.timeouts.load(Ordering::Relaxed),
             connect_errors: self.connect_errors.load(Ordering::Relaxed),
             statement_timeouts: self.statement_timeouts.load(Ordering::Relaxed),
+            state: self.health.state(),
+            lag: self.health.lag(),
+            reads: self.health.reads.load(Ordering::Relaxed),
+            fallbacks: self.health.fallbacks.load(Ordering::Relaxed),
+            errors: self.health.errors.load(Ordering::Relaxed),
         }
     }
 

@@ -79,19 +79,6 @@ impl Position {
         }
     }
 
-    /// `a` merged with `b` (either may be absent).
-    pub(crate) fn max_of(a: Option<&Position>, b: Option<&Position>) -> Option<Position> {
-        match (a, b) {
-            (Some(a), Some(b)) => {
-                let mut m = a.clone();
-                m.merge(b);
-                Some(m)
-            }
-            (Some(p), None) | (None, Some(p)) => Some(p.clone()),
-            (None, None) => None,
-        }
-    }
-
     /// A MariaDB GTID list as the server writes it (`@@last_gtid`, `@@gtid_slave_pos`);
     /// `None` for an empty one.
     pub(crate) fn parse_gtid_list(s: &str) -> Result<Option<Position>, PositionParseError> {
