@@ -148,7 +148,12 @@ pub(crate) fn after_read<T>(
             Some(out)
         }
         Err(Error::ReplicaBehind) => {
-            let grant = routed.grant?;
+            // Causal routes always carry their handle; without one, read the writer's
+            // read-only sessions directly rather than loop.
+            let Some(grant) = routed.grant else {
+                routed.wait_for = None;
+                return None;
+            };
             let failed = routed.slot.clone();
             tracing::debug!(
                 database = %failed.key().database,

@@ -214,6 +214,10 @@ pub struct DatabaseEntry {
     shards: HashMap<Arc<str>, Targets>,
     /// Whether a `replica_of` entry names this one (its reads may be served elsewhere).
     replicated: AtomicBool,
+    /// Whether read-your-writes is on (`replica_delay` > 0, or causal consistency).
+    tracking: bool,
+    /// Whether the database or any of its shards has replicas.
+    has_replicas: bool,
     /// Stops the background tasks of this database (probes, monitors).
     stop: CancellationToken,
 }
@@ -250,13 +254,18 @@ impl DatabaseEntry {
             )?;
             shards.insert(shard_name, t);
         }
+        let has_replicas =
+            !targets.replicas.is_empty() || shards.values().any(|t| !t.replicas.is_empty());
         Ok(DatabaseEntry {
             name,
-            config,
             readonly,
             targets,
             shards,
             replicated: AtomicBool::new(false),
+            tracking: !config.replication.replica_delay.is_zero()
+                || config.replication.consistency == Consistency::Causal,
+            has_replicas,
+            config,
             stop,
         })
     }
@@ -300,14 +309,7 @@ impl DatabaseEntry {
     /// by replicas (its own, or a `replica_of` entry) and read-your-writes is on.
     #[inline]
     pub(crate) fn tracks_writes(&self) -> bool {
-        let r = &self.config.replication;
-        let on = !r.replica_delay.is_zero() || r.consistency == Consistency::Causal;
-        on && (self.has_replicas() || self.replicated.load(Ordering::Relaxed))
-    }
-
-    /// Whether the database (or any shard) has replicas.
-    fn has_replicas(&self) -> bool {
-        !self.targets.replicas.is_empty() || self.shards.values().any(|t| !t.replicas.is_empty())
+        self.tracking && (self.has_replicas || self.replicated.load(Ordering::Relaxed))
     }
 
     /// Whether writes record the writer's position (causal mode).
