@@ -3,6 +3,7 @@
 //! - a `primary` database and a read-only reading role (the same file, opened read-only),
 //! - two models, inserts, queries, a transaction,
 //! - a `connected_to` block, and a write refused inside a reading scope,
+//! - a session: after a write, its reads go where they see it (read-your-writes),
 //! - and, for every statement, where it went (database, role) and how long it took.
 //!
 //! Run it with `cargo run --example quickstart`.
@@ -113,6 +114,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tx.rollback().await?;
     println!("after rollback: {} books", Book::query().count(&db).await?);
 
+    println!("\n== a session: after a write, its reads of that database see the write");
+    // (Here the replica is the same file, so every read sees the write; the statement log
+    // shows where each read went. With a real replica, the reads outside the session may
+    // be stale for a moment; the session's are not.)
+    grant::session(async {
+        lathe.year = 1971;
+        lathe.update(&db).await?; // the writer; the session records the write
+        let fresh = Book::get(&db, lathe.id).await?; // the writer's read-only pool, for 2 s
+        println!("in the session, right after the write: {}", fresh.year);
+        Ok::<_, grant::Error>(())
+    })
+    .await?;
+    let elsewhere = Book::get(&db, lathe.id).await?; // no session: the replica
+    println!("outside the session (the replica): {}", elsewhere.year);
+
     println!("\n== connected_to(Role::Writing): read from the writer");
     connected_to(Role::Writing, async {
         let latest = Book::query().order_by(Book::ID.desc()).first(&db).await?;
@@ -213,9 +229,10 @@ mod statement_log {
                     .map(|(_, v)| v.as_str())
             };
             println!(
-                "   -> {}/{} {:<10} {:<7} rows={:<3} {}us",
+                "   -> {}/{} [{}] {:<10} {:<7} rows={:<3} {}us",
                 get("database").unwrap_or("?"),
                 get("role").unwrap_or("?"),
+                get("pool").unwrap_or("?"),
                 get("op").unwrap_or("?"),
                 get("model").unwrap_or("?"),
                 get("rows").unwrap_or("-"),

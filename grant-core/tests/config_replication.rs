@@ -90,7 +90,7 @@ fn errors_name_the_key() {
         |k| matches!(k, ConfigErrorKind::InvalidDuration { .. }),
     );
     at(
-        "replica_delay = \"400d\"",
+        "replica_delay = \"48h\"",
         "databases.primary.replica_delay",
         |k| matches!(k, ConfigErrorKind::DurationOutOfRange { .. }),
     );
@@ -164,6 +164,15 @@ fn causal_needs_positions() {
         },
     );
     assert!(e.to_string().contains("delay"), "{e}");
+}
+
+#[test]
+fn lag_needs_positions() {
+    invalid(
+        "[databases.primary]\nurl = \"sqlite://app.db\"\nmax_replication_lag = \"1s\"\n",
+        "databases.primary.max_replication_lag",
+        |k| matches!(k, ConfigErrorKind::LagUnsupported { .. }),
+    );
 }
 
 #[test]

@@ -282,6 +282,12 @@ pub enum ConfigErrorKind {
         /// The engine of the database's URL.
         backend: Backend,
     },
+    /// `max_replication_lag` on an engine without replication positions (SQLite).
+    #[error("replication lag is measured from PostgreSQL or MariaDB/MySQL replication positions; a {backend} database cannot check it (remove max_replication_lag)")]
+    LagUnsupported {
+        /// The engine of the database's URL.
+        backend: Backend,
+    },
     /// `replica_weights` whose length differs from the number of replicas.
     #[error("{weights} weight(s) for {replicas} replica(s); expected one weight per replica")]
     WeightsMismatch {

@@ -392,6 +392,18 @@ fn check_replication(
         check_duration(r.replica_check_interval, MAX_CHECK_INTERVAL, false)
             .map_err(|k| at("replica_check_interval", k))?;
     }
+    if let (Some(_), Some(Backend::Sqlite), true) = (
+        r.max_replication_lag,
+        backend,
+        known("max_replication_lag"),
+    ) {
+        return Err(at(
+            "max_replication_lag",
+            ConfigErrorKind::LagUnsupported {
+                backend: Backend::Sqlite,
+            },
+        ));
+    }
     if let (Consistency::Causal, Some(Backend::Sqlite), true) =
         (r.consistency, backend, known("consistency"))
     {

@@ -210,6 +210,7 @@ fn statement_span(key: &PoolKey, req: &Request<'_>) -> tracing::Span {
         database = %key.database,
         role = %key.role,
         shard = key.shard.as_deref(),
+        pool = %key.kind,
         model = req.model,
         op = req.op,
         rows = tracing::field::Empty,
