@@ -40,6 +40,11 @@
 #![warn(missing_docs)]
 
 pub use grant_core::*;
+
+/// HTTP: the tower/axum layer that carries a [`Session`] across requests (feature `tower`,
+/// on by default).
+#[cfg(feature = "tower")]
+pub use grant_core::http;
 pub use grant_derive::Model;
 
 /// Shard resolvers (re-export of `grant-sharding`).

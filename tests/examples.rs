@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
     "quickstart",
     "multiple_databases",
     "sharding",
     "migrations",
     "safety",
+    // `required-features = ["tower"]`: built by `cargo test` with the default features.
+    "axum_replicas",
 ];
 
 fn example_path(name: &str) -> PathBuf {

@@ -19,6 +19,8 @@ mod error;
 mod exec;
 mod grant;
 mod handler;
+#[cfg(feature = "tower")]
+pub mod http;
 mod model;
 pub mod query;
 mod raw;
