@@ -250,34 +250,38 @@ async fn resetting_server() {
     }
 }
 
-/// The outage of issue 5 item 3: a replica on a dead port under 30 concurrent readers with
+/// The outage of issue 5 item 3: a server on a dead port under 30 concurrent readers with
 /// a pool of 10: every error is `Connect` (never `PoolTimeout`), the stats count connect
-/// errors, not acquire timeouts; a server that goes away mid-load likewise.
+/// errors, not acquire timeouts; a server that goes away mid-load likewise. A replica on a
+/// dead port is taken out of rotation and its reads fail over to the writer (no error
+/// reaches the caller; see tests/replicas.rs), still counted as connect errors, not
+/// acquire timeouts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_is_not_pool_exhaustion() {
     let _serial = common::SERVER_LOCK.lock().await;
     for e in servers() {
         let dead = dead_addr().await;
-        let replica = e.url.replacen(&host_port(&e.url), &dead.to_string(), 1);
-        let config = Config::builder()
-            .database(
-                "primary",
-                DatabaseConfig::new(&e.url)
-                    .replica(&replica)
-                    .pool(PoolConfig {
-                        max_connections: 10,
-                        connect_timeout: Duration::from_millis(500),
-                        ..PoolConfig::default()
-                    }),
-            )
-            .build()
-            .unwrap();
-        let db = Grant::from_config(config).unwrap();
+        let dead_url = e.url.replacen(&host_port(&e.url), &dead.to_string(), 1);
+        let pool = PoolConfig {
+            max_connections: 10,
+            connect_timeout: Duration::from_millis(500),
+            ..PoolConfig::default()
+        };
+        // The writer is down: reads in a writing scope have nowhere else to go.
+        let db = Grant::from_config(
+            Config::builder()
+                .database("primary", DatabaseConfig::new(&dead_url).pool(pool.clone()))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
         let mut tasks = Vec::new();
         for _ in 0..30 {
             let db = db.clone();
             tasks.push(tokio::spawn(async move {
-                raw("SELECT 1").fetch_all(&db).await.unwrap_err()
+                connected_to(Role::Writing, raw("SELECT 1").fetch_all(&db))
+                    .await
+                    .unwrap_err()
             }));
         }
         for t in tasks {
@@ -285,12 +289,44 @@ async fn outage_is_not_pool_exhaustion() {
             assert_connect(&err, &["refused"]);
         }
         let stats = db.stats();
+        let writer = stats
+            .iter()
+            .find(|s| s.key.kind == PoolKind::Writer)
+            .unwrap();
+        assert_eq!(writer.acquire_timeouts, 0, "{writer:?}");
+        assert!(writer.connect_errors >= 30, "{writer:?}");
+
+        // A replica is down: it is taken out, its reads served by the writer.
+        let db = Grant::from_config(
+            Config::builder()
+                .database(
+                    "primary",
+                    DatabaseConfig::new(&e.url).replica(&dead_url).pool(pool),
+                )
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(
+                async move { raw("SELECT 1").fetch_all(&db).await },
+            ));
+        }
+        for t in tasks {
+            let rows = t.await.unwrap().unwrap();
+            assert_eq!(rows.len(), 1);
+        }
+        let stats = db.stats();
         let replica = stats
             .iter()
             .find(|s| s.key.kind == PoolKind::Replica(0))
             .unwrap();
         assert_eq!(replica.acquire_timeouts, 0, "{replica:?}");
-        assert!(replica.connect_errors >= 30, "{replica:?}");
+        assert!(replica.connect_errors >= 1, "{replica:?}");
+        assert_eq!(replica.state, grant::ReplicaState::Down, "{replica:?}");
+        assert!(replica.fallbacks >= 1, "{replica:?}");
 
         // Mid-load: the server goes away while connections are open and in use.
         let proxy = Proxy::start(&host_port(&e.url)).await;

@@ -18,6 +18,9 @@ pub enum Mode {
     Frozen,
     /// Accept connections and reset them at once.
     Reset,
+    /// Down, but able to come back: every open connection is dropped and new ones are
+    /// reset at once, until the mode is set to `Forward` again (unlike `Killed`).
+    Down,
     /// Gone: the listener is closed and every connection dropped (refused from now on).
     Killed,
 }
@@ -89,7 +92,7 @@ async fn accept_loop(listener: TcpListener, upstream: String, mut mode: watch::R
                 let current = *mode.borrow();
                 match current {
                     Mode::Killed => return,
-                    Mode::Reset => {
+                    Mode::Reset | Mode::Down => {
                         #[allow(deprecated)]
                         let _ = client.set_linger(Some(std::time::Duration::ZERO));
                         drop(client);
@@ -108,11 +111,11 @@ async fn accept_loop(listener: TcpListener, upstream: String, mut mode: watch::R
     }
 }
 
-/// Wait until the mode is not `Frozen`; false when killed.
+/// Wait until the mode is not `Frozen`; false when killed or down (drop the connection).
 async fn thawed(mode: &mut watch::Receiver<Mode>) -> bool {
     loop {
         match *mode.borrow_and_update() {
-            Mode::Killed => return false,
+            Mode::Killed | Mode::Down => return false,
             Mode::Frozen => {}
             _ => return true,
         }

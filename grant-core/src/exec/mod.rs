@@ -176,9 +176,11 @@ pub(crate) fn after_read<T>(
                 _ => return Some(out),
             };
             *failovers += 1;
-            failed.health.fallbacks.fetch_add(1, Relaxed);
             match grant.reroute(req, &failed, Again::Failed) {
                 Ok(next) => {
+                    // Counted only when the read is retried elsewhere (with
+                    // `replica_fallback = "error"` and no replica left it is not).
+                    failed.health.fallbacks.fetch_add(1, Relaxed);
                     tracing::info!(
                         database = %failed.key().database,
                         shard = failed.key().shard.as_deref(),

@@ -2,7 +2,7 @@
 //! state, for a cookie or a header.
 //!
 //! `g1.` + base64url(JSON `[[database, shard|null, last write in unix ms, position|null], ..]`)
-//! + `.` + base64url(FNV-1a 64 of that JSON). Only characters allowed in a cookie value and
+//! \+ `.` + base64url(FNV-1a 64 of that JSON). Only characters allowed in a cookie value and
 //! in a URL appear in it.
 
 use std::sync::Arc;
