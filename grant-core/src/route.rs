@@ -261,7 +261,12 @@ impl Grant {
                 Some(need) => match rt.caught_up(need) {
                     Some(slot) => (slot.clone(), None),
                     None => {
-                        let slot = rt.reader()?.clone();
+                        // With every replica out, a session that must see its write reads
+                        // the writer, whatever `replica_fallback` says for other reads.
+                        let Ok(slot) = rt.reader() else {
+                            return writer();
+                        };
+                        let slot = slot.clone();
                         let wait = (slot.read_only_session()
                             && slot.key().kind != crate::handler::PoolKind::WriterReadOnly)
                             .then(|| (need.clone(), r.causal_wait));

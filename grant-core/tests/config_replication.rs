@@ -61,7 +61,12 @@ fn off_values() {
     assert_eq!(r.max_replication_lag, None);
     let toml = format!("{PG}replica_delay = 0\n");
     let config = parse(&toml).unwrap();
-    assert!(config.database("primary").unwrap().replication.replica_delay.is_zero());
+    assert!(config
+        .database("primary")
+        .unwrap()
+        .replication
+        .replica_delay
+        .is_zero());
 }
 
 #[test]
@@ -74,11 +79,9 @@ fn errors_name_the_key() {
         "databases.primary.consistency",
         |k| matches!(k, ConfigErrorKind::InvalidChoice { .. }),
     );
-    at(
-        "balance = \"fastest\"",
-        "databases.primary.balance",
-        |k| matches!(k, ConfigErrorKind::InvalidChoice { .. }),
-    );
+    at("balance = \"fastest\"", "databases.primary.balance", |k| {
+        matches!(k, ConfigErrorKind::InvalidChoice { .. })
+    });
     at(
         "replica_fallback = \"panic\"",
         "databases.primary.replica_fallback",
@@ -177,7 +180,8 @@ fn lag_needs_positions() {
 
 #[test]
 fn shard_weights_checked() {
-    let toml = "[databases.primary]\nurl = \"postgres://127.0.0.1:5432/app\"\nbalance = \"weighted\"\n\
+    let toml =
+        "[databases.primary]\nurl = \"postgres://127.0.0.1:5432/app\"\nbalance = \"weighted\"\n\
                 [databases.primary.shards.one]\nurl = \"postgres://127.0.0.1:5432/one\"\n\
                 replicas = [\"postgres://127.0.0.1:5433/one\"]\nreplica_weights = [1, 2]\n";
     invalid(toml, "databases.primary.shards.one.replica_weights", |k| {
@@ -190,7 +194,10 @@ fn builder_is_validated_too() {
     let mut r = ReplicationConfig::default();
     r.consistency = Consistency::Causal;
     let e = Config::builder()
-        .database("primary", DatabaseConfig::new("sqlite::memory:").replication(r))
+        .database(
+            "primary",
+            DatabaseConfig::new("sqlite::memory:").replication(r),
+        )
         .build()
         .unwrap_err();
     assert_eq!(e.key, "databases.primary.consistency");

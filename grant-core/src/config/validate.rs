@@ -392,11 +392,9 @@ fn check_replication(
         check_duration(r.replica_check_interval, MAX_CHECK_INTERVAL, false)
             .map_err(|k| at("replica_check_interval", k))?;
     }
-    if let (Some(_), Some(Backend::Sqlite), true) = (
-        r.max_replication_lag,
-        backend,
-        known("max_replication_lag"),
-    ) {
+    if let (Some(_), Some(Backend::Sqlite), true) =
+        (r.max_replication_lag, backend, known("max_replication_lag"))
+    {
         return Err(at(
             "max_replication_lag",
             ConfigErrorKind::LagUnsupported {
