@@ -92,10 +92,12 @@ pub struct ReplicationConfig {
     pub causal_wait: Duration,
     /// How reads are spread over the replicas.
     pub balance: Balance,
-    /// Take a replica out of rotation while it is further behind than this (PostgreSQL:
-    /// time since the last replayed transaction while WAL is waiting to be replayed;
-    /// MariaDB: `Seconds_Behind_Master`, and a stopped replication thread counts as
-    /// lagging). `None` (default): lag is not checked.
+    /// Take a replica out of rotation while it is further behind than this, and back in
+    /// once it has caught up. Lag is measured every `replica_check_interval` from
+    /// replication positions (PostgreSQL WAL locations, MariaDB GTIDs): the age of the
+    /// oldest writer position the replica has not replayed yet (a replica whose replication
+    /// is stopped grows lag like one that is slow). PostgreSQL and MariaDB/MySQL only (a
+    /// config error on SQLite). `None` (default): lag is not checked.
     pub max_replication_lag: Option<Duration>,
     /// Where reads go when every replica is out of rotation.
     pub replica_fallback: ReplicaFallback,
