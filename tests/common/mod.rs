@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod replication;
 
 use grant::{Backend, Config, DatabaseConfig, Grant};
 
