@@ -1,8 +1,8 @@
 //! The session token: a compact, versioned, checksummed text form of a [`Session`]'s
 //! state, for a cookie or a header.
 //!
-//! `g1.` + base64url(JSON `[[database, shard|null, last write in unix ms, position|null], ..]`)
-//! + `.` + base64url(FNV-1a 64 of that JSON). Only characters allowed in a cookie value and
+//! `g1.` + base64url(JSON `[[database, shard|null, last write in unix ms, position|null], ..]`) +
+//! `.` + base64url(FNV-1a 64 of that JSON). Only characters allowed in a cookie value and
 //! in a URL appear in it.
 
 use std::sync::Arc;
