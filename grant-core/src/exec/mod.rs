@@ -138,11 +138,13 @@ pub(crate) fn after_read<T>(
             routed.slot.health.reads.fetch_add(1, Relaxed);
             if let Some(track) = &routed.track {
                 if track.kind == TrackKind::Read {
-                    if let Some(at) = routed.slot.health.position() {
-                        track
-                            .session
-                            .record_read(&track.database, track.shard.as_deref(), &at);
-                    }
+                    routed.slot.health.with_position(|at| {
+                        if let Some(at) = at {
+                            track
+                                .session
+                                .record_read(&track.database, track.shard.as_deref(), at);
+                        }
+                    });
                 }
             }
             Some(out)

@@ -109,12 +109,13 @@ impl Health {
             });
     }
 
-    /// The last known replayed position.
-    pub(crate) fn position(&self) -> Option<Position> {
-        self.position
+    /// `f` of the last known replayed position, read in place.
+    pub(crate) fn with_position<R>(&self, f: impl FnOnce(Option<&Position>) -> R) -> R {
+        f(self
+            .position
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_ref())
     }
 
     /// Whether the known position covers `need` (no round trip needed).

@@ -144,8 +144,8 @@ impl Session {
     }
 
     /// Run `fut` inside this session: its writes are recorded here, its reads honour them.
-    pub async fn run<F: Future>(&self, fut: F) -> F::Output {
-        SESSION.scope(self.clone(), fut).await
+    pub fn run<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> {
+        SESSION.scope(self.clone(), fut)
     }
 
     /// `f` of the current task's session, if any.
@@ -212,6 +212,7 @@ impl Session {
     /// Record that a read was served at `at` or later (monotonic reads).
     pub(crate) fn record_read(&self, database: &str, shard: Option<&str>, at: &Position) {
         self.update(database, shard, |e| match &mut e.position {
+            Some(have) if have.covers(at) => {}
             Some(have) => have.merge(at),
             None => e.position = Some(at.clone()),
         });
@@ -258,8 +259,8 @@ impl Session {
 /// assert!(inside && Session::current().is_none());
 /// # });
 /// ```
-pub async fn session<F: Future>(fut: F) -> F::Output {
-    Session::new().run(fut).await
+pub fn session<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    SESSION.scope(Session::new(), fut)
 }
 
 #[cfg(test)]
