@@ -251,12 +251,7 @@ async fn token_and_spawn(e: Engine, consistency: Consistency) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_and_spawn_carry_the_session() {
-    on_each(|e| async move {
-        let e2 = same_engine(&e);
-        token_and_spawn(e, Consistency::Delay).await;
-        token_and_spawn(e2, Consistency::Causal).await;
-    })
-    .await;
+    on_each_mode(token_and_spawn).await;
 }
 
 /// With replay paused: a transaction that wrote records the write in the session on
@@ -314,12 +309,7 @@ async fn transactions(e: Engine, consistency: Consistency) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactions_record_on_commit() {
-    on_each(|e| async move {
-        let e2 = same_engine(&e);
-        transactions(e, Consistency::Delay).await;
-        transactions(e2, Consistency::Causal).await;
-    })
-    .await;
+    on_each_mode(transactions).await;
 }
 
 /// The safety net itself: a test that panics while replay is paused leaves replication

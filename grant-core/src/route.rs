@@ -180,6 +180,13 @@ impl Grant {
             (Role::Reading, Some(reading)) => Some(reading),
             _ => None,
         };
+        // No session to honour (or an explicit role): one lookup, of the entry that reads.
+        if again.is_none() && (ctx.role.is_some() || !Session::active()) {
+            let slot = handler
+                .read_slot(reading.unwrap_or(database), role, shard, ctx.prevent_writes)
+                .map_err(|e| named(e, req))?;
+            return Ok(self.balanced(slot));
+        }
         handler
             .with_entry(database, |entry| {
                 let targets = entry.targets(shard)?;

@@ -94,6 +94,21 @@ where
     }
 }
 
+/// [`on_each`], running `test` in delay mode, then in causal mode, on every engine.
+pub async fn on_each_mode<F, Fut>(test: F)
+where
+    F: Fn(Engine, Consistency) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let test = &test;
+    on_each(|e| async move {
+        let e2 = same_engine(&e);
+        test(e, Consistency::Delay).await;
+        test(e2, Consistency::Causal).await;
+    })
+    .await;
+}
+
 // ------------------------------------------------------- pausing replay ---
 
 /// Pauses replay on an engine's replica; resumes it on `resume` or, whatever happens

@@ -197,6 +197,9 @@ impl PoolSlot {
                     () = tokio::time::sleep(pause) => {}
                 }
                 if slot.answers().await {
+                    // Connections that went back to the pool after the failure was noticed
+                    // were opened before it: do not hand them out again.
+                    slot.drain_idle();
                     slot.health.state.store(UP, Ordering::Relaxed);
                     tracing::info!(
                         database = %slot.key.database,

@@ -500,17 +500,12 @@ impl ConnectionHandler {
         }
         // The database serves these roles itself: clone only the slot, under the map's
         // guard, not the entry too.
-        let entry = self
-            .databases
-            .get(database)
-            .ok_or_else(|| Error::UnknownDatabase {
-                database: database.to_string(),
-                model: None,
-            })?;
-        Ok(entry
-            .targets(shard)?
-            .for_reads(role, prevent_writes)?
-            .clone())
+        self.with_entry(database, |entry| {
+            Ok(entry
+                .targets(shard)?
+                .for_reads(role, prevent_writes)?
+                .clone())
+        })
     }
 
     /// `f` of the entry of `database`, under the map's guard (no clone of the entry).

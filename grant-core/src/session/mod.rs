@@ -148,6 +148,12 @@ impl Session {
         SESSION.scope(self.clone(), fut)
     }
 
+    /// Whether the current task runs inside a session.
+    #[inline]
+    pub(crate) fn active() -> bool {
+        SESSION.try_with(|_| ()).is_ok()
+    }
+
     /// `f` of the current task's session, if any.
     #[inline]
     pub(crate) fn with_current<R>(f: impl FnOnce(&Session) -> R) -> Option<R> {
@@ -266,6 +272,28 @@ pub fn session<F: Future>(fut: F) -> impl Future<Output = F::Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text, and any small edit of a valid token, is a session or a typed error:
+        /// never a panic.
+        #[test]
+        fn no_token_panics(text in ".{0,600}", cut in 0usize..200, byte in any::<u8>()) {
+            let _ = Session::from_token(&text);
+            let s = Session::new();
+            s.record_write("primary", Some("s1"), Some(Position::Lsn(42)));
+            let t = s.token();
+            let mut bytes = t.clone().into_bytes();
+            let i = cut % bytes.len();
+            bytes[i] = byte;
+            if let Ok(edited) = String::from_utf8(bytes) {
+                if edited != t {
+                    prop_assert!(Session::from_token(&edited).is_err());
+                }
+            }
+            let _ = Session::from_token(&t[..i]);
+        }
+    }
 
     #[test]
     fn token_round_trips() {
