@@ -25,10 +25,7 @@ use grant::{Model, Session};
 /// SQLite, one replica file that never catches up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_every_write_api_is_seen_by_every_read_api() {
-    let toml = format!(
-        "[databases.primary]\nurl = \"{{writer}}\"\nreplicas = [\"{{replica}}\"]\nreplica_delay = \"{DELAY}\"\n"
-    );
-    let bed = sqlite_bed(&toml).await;
+    let bed = sqlite_bed(&one_replica_toml()).await;
     let cells = write_read_matrix(&bed).await;
     eprintln!("sqlite: {cells} write x read cells");
     bed.db.close().await;

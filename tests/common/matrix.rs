@@ -9,7 +9,11 @@
 //! A read API ([`Read`]) then says whether it sees one or the other.
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 use super::replication::{RwItem, STALE};
 use grant::{
@@ -33,17 +37,25 @@ pub trait Item: Model<Key = i64> {
     fn n_is(n: i64) -> Expr;
 }
 
-impl Item for RwItem {
-    fn n(&self) -> i64 {
-        self.n
-    }
-    fn id_is(id: i64) -> Expr {
-        RwItem::ID.eq(id)
-    }
-    fn n_is(n: i64) -> Expr {
-        RwItem::N.eq(n)
-    }
+/// `Item` for a model with columns `id` and `n`.
+macro_rules! item {
+    ($m:ident) => {
+        impl Item for $m {
+            fn n(&self) -> i64 {
+                self.n
+            }
+            fn id_is(id: i64) -> Expr {
+                $m::ID.eq(id)
+            }
+            fn n_is(n: i64) -> Expr {
+                $m::N.eq(n)
+            }
+        }
+    };
 }
+
+item!(RwItem);
+item!(ReplicaItem);
 
 /// The same table, routed by the model: written on `primary`, read from `primary_replica`
 /// (a `replica_of = "primary"` entry).
@@ -56,21 +68,10 @@ pub struct ReplicaItem {
     pub n: i64,
 }
 
-impl Item for ReplicaItem {
-    fn n(&self) -> i64 {
-        self.n
-    }
-    fn id_is(id: i64) -> Expr {
-        ReplicaItem::ID.eq(id)
-    }
-    fn n_is(n: i64) -> Expr {
-        ReplicaItem::N.eq(n)
-    }
-}
-
 // ------------------------------------------------------------- test beds ---
 
 /// A handle with replicas, and rows present on its writer and on its (stale) replica.
+#[derive(Clone)]
 pub struct Bed {
     pub db: Grant,
     pub backend: Backend,
@@ -136,6 +137,13 @@ pub fn stale_copy(writer: &str, tag: &str) -> String {
     let url = super::sqlite_file(tag);
     std::fs::copy(sqlite_path(writer), sqlite_path(&url)).unwrap();
     url
+}
+
+/// The matrix config on SQLite: one replica, a long read-your-writes window.
+pub fn one_replica_toml() -> String {
+    format!(
+        "[databases.primary]\nurl = \"{{writer}}\"\nreplicas = [\"{{replica}}\"]\nreplica_delay = \"{DELAY}\"\n"
+    )
 }
 
 /// A SQLite bed: `toml` with `{writer}` replaced by a seeded writer file and `{replica}`
@@ -390,21 +398,23 @@ pub const READS: [Read; 10] = [
     Read::RawFetchOptional,
 ];
 
-/// The read APIs of a model (raw SQL has no model).
-pub const MODEL_READS: [Read; 8] = [
-    Read::Find,
-    Read::Get,
-    Read::FindBy,
-    Read::All,
-    Read::First,
-    Read::Count,
-    Read::Exists,
-    Read::FindBySql,
-];
+/// The read APIs of a model (all but raw SQL, which has no model).
+pub const MODEL_READS: &[Read] = READS.split_at(8).0;
 
 /// Whether a read of row `id` of `M` through `api` sees `want` (its `n`; `None`: no such
 /// row). Count and exists ask for exactly that state.
-pub async fn sees<M: Item>(
+pub fn sees<M: Item>(
+    db: &Grant,
+    backend: Backend,
+    api: Read,
+    id: i64,
+    want: Option<i64>,
+) -> BoxFuture<'_, Result<bool, Error>> {
+    // Boxed (as `dyn Future + Send`): spawned tasks can run it (`grant::spawn`).
+    Box::pin(sees_inner::<M>(db, backend, api, id, want))
+}
+
+async fn sees_inner<M: Item>(
     db: &Grant,
     backend: Backend,
     api: Read,
