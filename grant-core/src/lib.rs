@@ -63,6 +63,28 @@ pub mod __private {
 
     use crate::error::Error;
 
+    /// A column of a MariaDB/MySQL row found by name.
+    ///
+    /// sqlx looks names up in the metadata of the *prepared* statement, and MariaDB
+    /// prepares `INSERT .. RETURNING` / `DELETE .. RETURNING` with no result columns (they
+    /// arrive only on execution), so a name lookup of sqlx alone fails with
+    /// `ColumnNotFound` on those rows although the row has the column. This falls back to
+    /// the row's own columns.
+    #[derive(Debug, Clone, Copy)]
+    pub struct MySqlName<'a>(pub &'a str);
+
+    impl sqlx::ColumnIndex<sqlx::mysql::MySqlRow> for MySqlName<'_> {
+        fn index(&self, row: &sqlx::mysql::MySqlRow) -> Result<usize, sqlx::Error> {
+            use sqlx::{Column as _, Row as _};
+            self.0.index(row).or_else(|e| {
+                row.columns()
+                    .iter()
+                    .position(|c| c.name() == self.0)
+                    .ok_or(e)
+            })
+        }
+    }
+
     /// Wrap a decode failure of `column` of `model`.
     pub fn decode_error(model: &'static str, column: &'static str, e: sqlx::Error) -> Error {
         let source = match e {

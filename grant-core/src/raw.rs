@@ -102,7 +102,7 @@ impl Row {
     pub fn get<T: ColumnType>(&self, name: &str) -> Result<T> {
         match self {
             Row::Postgres(r) => T::decode_pg(r, name),
-            Row::MySql(r) => T::decode_mysql(r, name),
+            Row::MySql(r) => T::decode_mysql(r, crate::__private::MySqlName(name)),
             Row::Sqlite(r) => T::decode_sqlite(r, name),
         }
         .map_err(|e| decode_error(name.to_string(), e))

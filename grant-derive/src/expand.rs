@@ -108,6 +108,8 @@ pub fn expand(m: &ModelInput) -> TokenStream {
     });
 
     let decode = |method: &str| {
+        // MariaDB/MySQL: by name through the row's own columns too (see `MySqlName`).
+        let mysql = method == "decode_mysql";
         let method = format_ident!("{}", method);
         let mut position = 0usize;
         let inits = m.fields.iter().map(|f| {
@@ -119,9 +121,14 @@ pub fn expand(m: &ModelInput) -> TokenStream {
             let column = &f.column;
             let index = position;
             position += 1;
+            let by_name = if mysql {
+                quote! { ::grant::__private::MySqlName(#column) }
+            } else {
+                quote! { #column }
+            };
             quote! {
                 #id: if by_name {
-                    <#ty as ::grant::ColumnType>::#method(row, #column)
+                    <#ty as ::grant::ColumnType>::#method(row, #by_name)
                 } else {
                     <#ty as ::grant::ColumnType>::#method(row, #index)
                 }

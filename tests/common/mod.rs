@@ -1,6 +1,7 @@
 //! Shared test support: the engines under test, their URLs, and DDL per dialect.
 #![allow(dead_code)]
 
+pub mod matrix;
 pub mod proxy;
 pub mod replication;
 
