@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 mod error;
 mod hash;
+pub mod id;
 mod lookup;
 mod modulo;
 mod range;
