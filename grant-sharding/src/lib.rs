@@ -30,6 +30,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Debug;
+use std::ops::Bound;
 use std::sync::Arc;
 
 mod error;
@@ -37,6 +38,7 @@ mod hash;
 pub mod id;
 mod lookup;
 mod modulo;
+pub mod prune;
 mod range;
 mod time;
 mod value;
@@ -104,6 +106,41 @@ pub trait ShardResolver: Send + Sync + Debug {
     /// [`TimeInterval`]); the caller must then take the list from elsewhere (the
     /// database configuration).
     fn shards(&self) -> Vec<&str>;
+
+    /// The shards that can hold keys between `lower` and `upper`, each once, or `None`
+    /// when the resolver cannot tell (the default): the caller must then visit every
+    /// shard. [`prune`](crate::prune::prune) calls it for
+    /// [`KeyFilter::Range`](crate::prune::KeyFilter::Range).
+    ///
+    /// The answer may name more shards than strictly needed, never fewer: every key in
+    /// the range that [`resolve`](ShardResolver::resolve) places must land on a listed
+    /// shard. Keys in the range that no shard can hold (outside a [`Range`]'s ranges)
+    /// add nothing. Implemented by [`Range`], [`TimeInterval`] and [`Modulo`] (for a
+    /// range narrower than its shard count); bounds of the wrong type are a
+    /// [`ShardError::WrongKeyType`].
+    ///
+    /// ```
+    /// use std::ops::Bound::{Excluded, Included};
+    /// use grant_sharding::{Range, ShardResolver, ShardValue, StableHash};
+    ///
+    /// let range = Range::new([(0, "a"), (100, "b"), (200, "c")], None)?;
+    /// let (low, high) = (ShardValue::Int(50), ShardValue::Int(200));
+    /// let shards = range.shards_for_range(Included(&low), Excluded(&high)).unwrap()?;
+    /// assert_eq!(shards, ["a", "b"]);
+    ///
+    /// // A hash cannot answer ranges: every shard.
+    /// let hash = StableHash::new(["a", "b"])?;
+    /// assert!(hash.shards_for_range(Included(&low), Excluded(&high)).is_none());
+    /// # Ok::<(), grant_sharding::ShardError>(())
+    /// ```
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        let _ = (lower, upper);
+        None
+    }
 }
 
 impl<T: ShardResolver + ?Sized> ShardResolver for &T {
@@ -113,6 +150,14 @@ impl<T: ShardResolver + ?Sized> ShardResolver for &T {
 
     fn shards(&self) -> Vec<&str> {
         (**self).shards()
+    }
+
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        (**self).shards_for_range(lower, upper)
     }
 }
 
@@ -124,6 +169,14 @@ impl<T: ShardResolver + ?Sized> ShardResolver for Box<T> {
     fn shards(&self) -> Vec<&str> {
         (**self).shards()
     }
+
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        (**self).shards_for_range(lower, upper)
+    }
 }
 
 impl<T: ShardResolver + ?Sized> ShardResolver for Arc<T> {
@@ -133,5 +186,13 @@ impl<T: ShardResolver + ?Sized> ShardResolver for Arc<T> {
 
     fn shards(&self) -> Vec<&str> {
         (**self).shards()
+    }
+
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        (**self).shards_for_range(lower, upper)
     }
 }
