@@ -1,10 +1,20 @@
-//! Shard resolution for Grant: map a model's shard-key value to the name of the shard
-//! that holds it.
+//! Sharding for Grant, as pure computation: map a model's shard-key value to the name of
+//! the shard that holds it, narrow a query down to the shards it has to visit, and
+//! generate ids that are unique across shards.
 //!
 //! A sharded model names its shard key; a [`ShardResolver`] turns a key value
 //! ([`ShardValue`]) into a shard name, and lists its candidate shards so a query that
 //! cannot be pinned to one shard can be sent to all of them. Everything here is pure
-//! computation: no I/O, no global state, no randomness.
+//! computation: no I/O and no global state; the only randomness and clock readings are
+//! in the id generators ([`id`]), whose clock can be replaced.
+//!
+//! | module / item     | what it does                                                                       |
+//! |-------------------|------------------------------------------------------------------------------------|
+//! | resolvers (below) | key value -> shard name ([`ShardResolver`])                                        |
+//! | [`prune`]         | a query's filter on the key ([`prune::KeyFilter`]) -> the shards it must visit     |
+//! | [`id`]            | ids unique across shards: [`id::Snowflake`] (optionally naming the shard), UUIDv7  |
+//!
+//! ## Resolvers
 //!
 //! | resolver          | keys                | picks the shard by                                        |
 //! |-------------------|---------------------|-----------------------------------------------------------|
@@ -16,7 +26,9 @@
 //! | your own          | any                 | anything: implement [`ShardResolver`]                     |
 //!
 //! Constructors validate their input and return [`ShardError`] instead of panicking;
-//! resolution errors name the resolver and the key.
+//! resolution errors name the resolver and the key. [`Range`], [`TimeInterval`] and
+//! [`Modulo`] also answer ranges of keys
+//! ([`shards_for_range`](ShardResolver::shards_for_range)), which [`prune`] uses.
 //!
 //! ```
 //! use grant_sharding::{ShardResolver, ShardValue, StableHash};
