@@ -1,10 +1,20 @@
-//! Shard resolution for Grant: map a model's shard-key value to the name of the shard
-//! that holds it.
+//! Sharding for Grant, as pure computation: map a model's shard-key value to the name of
+//! the shard that holds it, narrow a query down to the shards it has to visit, and
+//! generate ids that are unique across shards.
 //!
 //! A sharded model names its shard key; a [`ShardResolver`] turns a key value
 //! ([`ShardValue`]) into a shard name, and lists its candidate shards so a query that
 //! cannot be pinned to one shard can be sent to all of them. Everything here is pure
-//! computation: no I/O, no global state, no randomness.
+//! computation: no I/O and no global state; the only randomness and clock readings are
+//! in the id generators ([`id`]), whose clock can be replaced.
+//!
+//! | module / item     | what it does                                                                       |
+//! |-------------------|------------------------------------------------------------------------------------|
+//! | resolvers (below) | key value -> shard name ([`ShardResolver`])                                        |
+//! | [`prune`]         | a query's filter on the key ([`prune::KeyFilter`]) -> the shards it must visit     |
+//! | [`id`]            | ids unique across shards: [`id::Snowflake`] (optionally naming the shard), UUIDv7  |
+//!
+//! ## Resolvers
 //!
 //! | resolver          | keys                | picks the shard by                                        |
 //! |-------------------|---------------------|-----------------------------------------------------------|
@@ -16,7 +26,9 @@
 //! | your own          | any                 | anything: implement [`ShardResolver`]                     |
 //!
 //! Constructors validate their input and return [`ShardError`] instead of panicking;
-//! resolution errors name the resolver and the key.
+//! resolution errors name the resolver and the key. [`Range`], [`TimeInterval`] and
+//! [`Modulo`] also answer ranges of keys
+//! ([`shards_for_range`](ShardResolver::shards_for_range)), which [`prune`] uses.
 //!
 //! ```
 //! use grant_sharding::{ShardResolver, ShardValue, StableHash};
@@ -30,12 +42,15 @@
 
 use std::borrow::Cow;
 use std::fmt::Debug;
+use std::ops::Bound;
 use std::sync::Arc;
 
 mod error;
 mod hash;
+pub mod id;
 mod lookup;
 mod modulo;
+pub mod prune;
 mod range;
 mod time;
 mod value;
@@ -103,6 +118,41 @@ pub trait ShardResolver: Send + Sync + Debug {
     /// [`TimeInterval`]); the caller must then take the list from elsewhere (the
     /// database configuration).
     fn shards(&self) -> Vec<&str>;
+
+    /// The shards that can hold keys between `lower` and `upper`, each once, or `None`
+    /// when the resolver cannot tell (the default): the caller must then visit every
+    /// shard. [`prune`](crate::prune::prune) calls it for
+    /// [`KeyFilter::Range`](crate::prune::KeyFilter::Range).
+    ///
+    /// The answer may name more shards than strictly needed, never fewer: every key in
+    /// the range that [`resolve`](ShardResolver::resolve) places must land on a listed
+    /// shard. Keys in the range that no shard can hold (outside a [`Range`]'s ranges)
+    /// add nothing. Implemented by [`Range`], [`TimeInterval`] and [`Modulo`] (for a
+    /// range narrower than its shard count); bounds of the wrong type are a
+    /// [`ShardError::WrongKeyType`].
+    ///
+    /// ```
+    /// use std::ops::Bound::{Excluded, Included};
+    /// use grant_sharding::{Range, ShardResolver, ShardValue, StableHash};
+    ///
+    /// let range = Range::new([(0, "a"), (100, "b"), (200, "c")], None)?;
+    /// let (low, high) = (ShardValue::Int(50), ShardValue::Int(200));
+    /// let shards = range.shards_for_range(Included(&low), Excluded(&high)).unwrap()?;
+    /// assert_eq!(shards, ["a", "b"]);
+    ///
+    /// // A hash cannot answer ranges: every shard.
+    /// let hash = StableHash::new(["a", "b"])?;
+    /// assert!(hash.shards_for_range(Included(&low), Excluded(&high)).is_none());
+    /// # Ok::<(), grant_sharding::ShardError>(())
+    /// ```
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        let _ = (lower, upper);
+        None
+    }
 }
 
 impl<T: ShardResolver + ?Sized> ShardResolver for &T {
@@ -112,6 +162,14 @@ impl<T: ShardResolver + ?Sized> ShardResolver for &T {
 
     fn shards(&self) -> Vec<&str> {
         (**self).shards()
+    }
+
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        (**self).shards_for_range(lower, upper)
     }
 }
 
@@ -123,6 +181,14 @@ impl<T: ShardResolver + ?Sized> ShardResolver for Box<T> {
     fn shards(&self) -> Vec<&str> {
         (**self).shards()
     }
+
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        (**self).shards_for_range(lower, upper)
+    }
 }
 
 impl<T: ShardResolver + ?Sized> ShardResolver for Arc<T> {
@@ -132,5 +198,13 @@ impl<T: ShardResolver + ?Sized> ShardResolver for Arc<T> {
 
     fn shards(&self) -> Vec<&str> {
         (**self).shards()
+    }
+
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        (**self).shards_for_range(lower, upper)
     }
 }

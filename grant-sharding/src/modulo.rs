@@ -1,6 +1,7 @@
 //! [`Modulo`]: integer key modulo the number of shards.
 
 use std::borrow::Cow;
+use std::ops::Bound;
 
 use crate::error::check_shard_list;
 use crate::{ShardError, ShardResolver, ShardValue};
@@ -63,6 +64,34 @@ impl ShardResolver for Modulo {
         let n = self.shards.len() as i128;
         let index = k.rem_euclid(n) as usize;
         Ok(Cow::Borrowed(&self.shards[index]))
+    }
+
+    /// The shards of the keys in `[lower, upper]` when fewer keys than shards lie in
+    /// it (`id BETWEEN 10 AND 12`); `None` (every shard) otherwise.
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        let (low, high) = match ShardValue::integer_interval(RESOLVER, lower, upper) {
+            Ok(interval) => interval,
+            Err(err) => return Some(Err(err)),
+        };
+        if low > high {
+            return Some(Ok(Vec::new()));
+        }
+        let n = self.shards.len() as i128;
+        // Unbounded sides are i128::MIN / MAX: the difference may overflow.
+        if high.checked_sub(low).is_none_or(|width| width >= n - 1) {
+            return None;
+        }
+        let mut indexes: Vec<usize> = (low..=high).map(|k| k.rem_euclid(n) as usize).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        Some(Ok(indexes
+            .into_iter()
+            .map(|i| Cow::Borrowed(self.shards[i].as_str()))
+            .collect()))
     }
 
     fn shards(&self) -> Vec<&str> {

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::ops::Bound;
 
 use crate::error::check_shard_name;
 use crate::{ShardError, ShardResolver, ShardValue};
@@ -110,6 +111,31 @@ impl Range {
         })
     }
 
+    fn shards_between(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Result<Vec<Cow<'_, str>>, ShardError> {
+        let (low, high) = ShardValue::integer_interval(RESOLVER, lower, upper)?;
+        let low = low.max(i128::from(self.starts[0]));
+        let high = match self.end {
+            Some(end) => high.min(i128::from(end) - 1),
+            None => high,
+        };
+        if low > high {
+            return Ok(Vec::new());
+        }
+        // Both are covered, so at least one start is <= each of them.
+        let owner = |k: i128| self.starts.partition_point(|&s| i128::from(s) <= k) - 1;
+        let mut seen = BTreeSet::new();
+        Ok(self.shards[owner(low)..=owner(high)]
+            .iter()
+            .map(String::as_str)
+            .filter(|shard| seen.insert(*shard))
+            .map(Cow::Borrowed)
+            .collect())
+    }
+
     fn covered(&self) -> String {
         match self.end {
             Some(end) => format!("[{}, {end})", self.starts[0]),
@@ -132,6 +158,16 @@ impl ShardResolver for Range {
         // Number of starts <= k; at least 1 since starts[0] <= k.
         let owners = self.starts.partition_point(|&s| i128::from(s) <= k);
         Ok(Cow::Borrowed(&self.shards[owners - 1]))
+    }
+
+    /// The shards owning the ranges that overlap `[lower, upper]`, each once; keys
+    /// outside the covered range add nothing.
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        Some(self.shards_between(lower, upper))
     }
 
     fn shards(&self) -> Vec<&str> {

@@ -2,12 +2,15 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::ops::Bound;
 
 use crate::error::check_shard_list;
 use crate::{ShardError, ShardResolver, ShardValue};
 
 const RESOLVER: &str = "time_interval";
 const COVERED: &str = "years 0000 through 9999";
+/// Without known shards, a range over more partitions than this is not enumerated.
+const MAX_ENUMERATED: i64 = 1_200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Granularity {
@@ -184,32 +187,131 @@ impl TimeInterval {
 
     /// Whether `name` is one the pattern produces (for some year and month).
     fn matches(&self, name: &str) -> bool {
+        self.parse(name).is_some()
+    }
+
+    /// The partition index of a name the pattern produces, `None` for any other name.
+    fn parse(&self, name: &str) -> Option<i64> {
         let mut rest = name.as_bytes();
         let (mut year, mut month): (Option<&[u8]>, Option<&[u8]>) = (None, None);
         for segment in &self.segments {
             let (width, slot) = match segment {
-                Segment::Literal(lit) => match rest.strip_prefix(lit.as_bytes()) {
-                    Some(r) => {
-                        rest = r;
-                        continue;
-                    }
-                    None => return false,
-                },
+                Segment::Literal(lit) => {
+                    rest = rest.strip_prefix(lit.as_bytes())?;
+                    continue;
+                }
                 Segment::Year => (4, &mut year),
                 Segment::Month => (2, &mut month),
             };
             if rest.len() < width || !rest[..width].iter().all(u8::is_ascii_digit) {
-                return false;
+                return None;
             }
             let digits = &rest[..width];
             if slot.is_some_and(|prev| prev != digits) {
-                return false;
+                return None;
             }
             *slot = Some(digits);
             rest = &rest[width..];
         }
-        let month_ok = month.is_none_or(|m| (b"01".as_slice()..=b"12".as_slice()).contains(&m));
-        rest.is_empty() && month_ok
+        let number = |digits: &[u8]| {
+            digits
+                .iter()
+                .fold(0_i64, |n, d| n * 10 + i64::from(d - b'0'))
+        };
+        let year = number(year?);
+        let month = month.map_or(1, number);
+        if !rest.is_empty() || !(1..=12).contains(&month) {
+            return None;
+        }
+        Some(self.partition(year, month as u32))
+    }
+
+    /// The partition index of a year and month: the year, or `year * 12 + month - 1`.
+    fn partition(&self, year: i64, month: u32) -> i64 {
+        match self.granularity {
+            Granularity::Year => year,
+            Granularity::Month => year * 12 + i64::from(month) - 1,
+        }
+    }
+
+    /// The `(year, month)` of a partition index.
+    fn year_month(&self, partition: i64) -> (i64, u32) {
+        match self.granularity {
+            Granularity::Year => (partition, 1),
+            Granularity::Month => (
+                partition.div_euclid(12),
+                partition.rem_euclid(12) as u32 + 1,
+            ),
+        }
+    }
+
+    /// The partition of a bound's key. With `exclusive_upper`, a key at the very start
+    /// of its partition (midnight on the 1st of the month, or of January) excludes that
+    /// partition: `< 2024-01-01` ends in 2023.
+    fn bound_partition(&self, key: &ShardValue, exclusive_upper: bool) -> Result<i64, ShardError> {
+        let (year, month, day, midnight) = match key {
+            ShardValue::Timestamp(secs) => {
+                let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+                (y, m, d, secs.rem_euclid(86_400) == 0)
+            }
+            ShardValue::Date { year, month, day } => {
+                key.check_date_for(RESOLVER, *year, *month, *day)?;
+                (i64::from(*year), *month, *day, true)
+            }
+            _ => return Err(wrong_type(key)),
+        };
+        let partition = self.partition(year, month);
+        let starts_partition =
+            midnight && day == 1 && (self.granularity == Granularity::Month || month == 1);
+        Ok(if exclusive_upper && starts_partition {
+            partition - 1
+        } else {
+            partition
+        })
+    }
+
+    fn shards_between(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        let low = match lower {
+            Bound::Included(key) | Bound::Excluded(key) => Some(self.bound_partition(key, false)),
+            Bound::Unbounded => None,
+        }
+        .transpose();
+        let high = match upper {
+            Bound::Included(key) => Some(self.bound_partition(key, false)),
+            Bound::Excluded(key) => Some(self.bound_partition(key, true)),
+            Bound::Unbounded => None,
+        }
+        .transpose();
+        let (low, high) = match (low, high) {
+            (Ok(low), Ok(high)) => (low, high),
+            (Err(err), _) | (_, Err(err)) => return Some(Err(err)),
+        };
+        // Partitions exist for years 0000 through 9999 only.
+        let low = low.unwrap_or(i64::MIN).max(self.partition(0, 1));
+        let high = high.unwrap_or(i64::MAX).min(self.partition(9999, 12));
+        if low > high {
+            return Some(Ok(Vec::new()));
+        }
+        if let Some((list, _)) = &self.known {
+            return Some(Ok(list
+                .iter()
+                .filter(|name| self.parse(name).is_some_and(|p| (low..=high).contains(&p)))
+                .map(|name| Cow::Borrowed(name.as_str()))
+                .collect()));
+        }
+        if high - low >= MAX_ENUMERATED {
+            return None;
+        }
+        Some(Ok((low..=high)
+            .map(|p| {
+                let (year, month) = self.year_month(p);
+                Cow::Owned(self.name_for(year, month))
+            })
+            .collect()))
     }
 
     fn name_for(&self, year: i64, month: u32) -> String {
@@ -236,14 +338,7 @@ impl ShardResolver for TimeInterval {
                 key.check_date_for(RESOLVER, *year, *month, *day)?;
                 (i64::from(*year), *month)
             }
-            _ => {
-                return Err(ShardError::WrongKeyType {
-                    resolver: RESOLVER,
-                    expected: "a timestamp or date",
-                    found: key.kind(),
-                    key: key.clone(),
-                })
-            }
+            _ => return Err(wrong_type(key)),
         };
         if !(0..=9999).contains(&year) {
             return Err(ShardError::KeyOutOfRange {
@@ -270,11 +365,31 @@ impl ShardResolver for TimeInterval {
         }
     }
 
+    /// The partitions between the bounds' partitions: the known shards among them, or
+    /// with no known shards their names (`None`, every shard, for an open-ended range or
+    /// more than 1200 partitions).
+    fn shards_for_range(
+        &self,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+        self.shards_between(lower, upper)
+    }
+
     fn shards(&self) -> Vec<&str> {
         match &self.known {
             Some((list, _)) => list.iter().map(String::as_str).collect(),
             None => Vec::new(),
         }
+    }
+}
+
+fn wrong_type(key: &ShardValue) -> ShardError {
+    ShardError::WrongKeyType {
+        resolver: RESOLVER,
+        expected: "a timestamp or date",
+        found: key.kind(),
+        key: key.clone(),
     }
 }
 

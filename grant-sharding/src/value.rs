@@ -1,6 +1,7 @@
 //! The values a model's shard key can take.
 
 use std::fmt;
+use std::ops::Bound;
 
 use crate::error::ShardError;
 use crate::time::civil_from_days;
@@ -112,6 +113,28 @@ impl ShardValue {
             found: self.kind(),
             key: self.clone(),
         })
+    }
+
+    /// The integers between two bounds, as an inclusive `(low, high)` pair; an
+    /// unbounded side is `i128::MIN` / `i128::MAX`. Empty when `low > high`. A bound
+    /// that is not an integer is [`ShardError::WrongKeyType`] naming `resolver`.
+    pub(crate) fn integer_interval(
+        resolver: &'static str,
+        lower: Bound<&ShardValue>,
+        upper: Bound<&ShardValue>,
+    ) -> Result<(i128, i128), ShardError> {
+        // Keys are at most 64 bits wide: adding or removing 1 cannot overflow an i128.
+        let low = match lower {
+            Bound::Included(v) => v.integer_for(resolver)?,
+            Bound::Excluded(v) => v.integer_for(resolver)? + 1,
+            Bound::Unbounded => i128::MIN,
+        };
+        let high = match upper {
+            Bound::Included(v) => v.integer_for(resolver)?,
+            Bound::Excluded(v) => v.integer_for(resolver)? - 1,
+            Bound::Unbounded => i128::MAX,
+        };
+        Ok((low, high))
     }
 
     /// Check a `Date` key's calendar date, or [`ShardError::InvalidKey`] naming `resolver`.
