@@ -40,6 +40,8 @@ mod range;
 mod time;
 mod value;
 
+pub mod merge;
+
 pub use error::ShardError;
 pub use hash::{fnv1a_64, jump_consistent_hash, StableHash};
 pub use lookup::Lookup;
