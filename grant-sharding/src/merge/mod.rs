@@ -43,14 +43,21 @@
 //! assert_eq!(names, ["dee", "eve"]);
 //! ```
 
+mod aggregate;
 mod decimal;
 mod error;
+mod group;
+mod options;
 mod order;
 mod sort_value;
 mod sorted;
+mod sum;
 
+pub use aggregate::{finish, merge_partials, Aggregate, Partial};
 pub use decimal::{Decimal, MAX_SCALE};
 pub use error::MergeError;
+pub use group::{merge_groups, GroupKey};
+pub use options::MergeOptions;
 pub use order::{check_order, compare_rows, Direction, Nulls, OrderBy};
 pub use sort_value::SortValue;
 pub use sorted::{merge_sorted, per_shard_limit, MergeSorted};
