@@ -45,8 +45,10 @@
 
 mod aggregate;
 mod decimal;
+mod dedupe;
 mod error;
 mod group;
+mod keyset;
 mod options;
 mod order;
 mod sort_value;
@@ -55,8 +57,10 @@ mod sum;
 
 pub use aggregate::{finish, merge_partials, Aggregate, Partial};
 pub use decimal::{Decimal, MAX_SCALE};
+pub use dedupe::dedupe_by_key;
 pub use error::MergeError;
 pub use group::{merge_groups, GroupKey};
+pub use keyset::{after, keyset_predicate, Condition};
 pub use options::MergeOptions;
 pub use order::{check_order, compare_rows, Direction, Nulls, OrderBy};
 pub use sort_value::SortValue;
