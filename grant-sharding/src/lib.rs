@@ -26,6 +26,12 @@
 //! assert!(resolver.shards().contains(&shard.as_ref()));
 //! # Ok::<(), grant_sharding::ShardError>(())
 //! ```
+//!
+//! [`merge`] holds the pure halves of scatter-gather: a stable k-way merge of sorted
+//! shard results with `OFFSET` / `LIMIT` applied once, order keys with explicit NULL
+//! placement, aggregates merged from per-shard partial states (`AVG` from sums and
+//! counts, `COUNT(DISTINCT)` from the distinct values), `GROUP BY`, keyset pagination and
+//! de-duplication by primary key.
 #![warn(missing_docs)]
 
 use std::borrow::Cow;

@@ -39,6 +39,14 @@ pub fn after(order: &[OrderBy], last: &[SortValue], row: &[SortValue]) -> bool {
 
 /// One comparison of a [`keyset_predicate`]. Like SQL, every test but `IsNull` is false
 /// on a NULL column value.
+///
+/// ```
+/// use grant_sharding::merge::{keyset_predicate, Condition, OrderBy, SortValue};
+///
+/// // ORDER BY a DESC (NULLS FIRST) after a NULL cursor: the non-NULL values follow.
+/// let or = keyset_predicate(&[OrderBy::desc(0)], &[SortValue::Null]);
+/// assert_eq!(or, vec![vec![Condition::IsNotNull { column: 0 }]]);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Condition {

@@ -26,6 +26,13 @@ impl Direction {
     /// smaller), so core always writes `NULLS FIRST` / `NULLS LAST` explicitly
     /// (PostgreSQL, SQLite 3.30+) or emulates it on MariaDB with a leading
     /// `x IS NULL` / `x IS NOT NULL` term.
+    ///
+    /// ```
+    /// use grant_sharding::merge::{Direction, Nulls, OrderBy};
+    ///
+    /// assert_eq!(OrderBy::desc(0).nulls, Direction::Desc.default_nulls());
+    /// assert_eq!(Direction::Asc.default_nulls(), Nulls::Last);
+    /// ```
     pub fn default_nulls(self) -> Nulls {
         match self {
             Direction::Asc => Nulls::Last,
