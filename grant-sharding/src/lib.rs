@@ -38,6 +38,12 @@
 //! assert!(resolver.shards().contains(&shard.as_ref()));
 //! # Ok::<(), grant_sharding::ShardError>(())
 //! ```
+//!
+//! [`merge`] holds the pure halves of scatter-gather: a stable k-way merge of sorted
+//! shard results with `OFFSET` / `LIMIT` applied once, order keys with explicit NULL
+//! placement, aggregates merged from per-shard partial states (`AVG` from sums and
+//! counts, `COUNT(DISTINCT)` from the distinct values), `GROUP BY`, keyset pagination and
+//! de-duplication by primary key.
 #![warn(missing_docs)]
 
 use std::borrow::Cow;
@@ -54,6 +60,8 @@ pub mod prune;
 mod range;
 mod time;
 mod value;
+
+pub mod merge;
 
 pub use error::ShardError;
 pub use hash::{fnv1a_64, jump_consistent_hash, StableHash};
