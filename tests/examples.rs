@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "quickstart",
     "multiple_databases",
     "sharding",
     "migrations",
     "safety",
+    "fan_out",
     // `required-features = ["tower"]`: built by `cargo test` with the default features.
     "axum_replicas",
 ];

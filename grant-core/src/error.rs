@@ -73,6 +73,15 @@ pub enum Error {
         database: String,
     },
 
+    /// A fan-out ([`crate::FanOut`]) was given SQL for a database it does not run on:
+    /// `sql_for` named a database missing from the list passed to [`crate::Grant::fan_out`].
+    /// Nothing was sent.
+    #[error("`sql_for(\"{database}\", ..)` names a database that is not in the fan-out; nothing was sent")]
+    NotInFanOut {
+        /// The name given to `sql_for`.
+        database: String,
+    },
+
     /// A write was refused before any SQL was sent: the target reads only.
     #[error("write refused on database `{database}` (role `{role}`): {reason}")]
     ReadOnly {
@@ -249,6 +258,8 @@ pub enum ReadOnlyReason {
     /// The transaction was begun read-only (in a reading or prevent-writes scope, or on a
     /// read-only database).
     ReadOnlyTransaction,
+    /// A fan-out ([`crate::FanOut`]) reads only unless `allow_writes()` was called.
+    FanOut,
 }
 
 impl std::fmt::Display for ReadOnlyReason {
@@ -258,6 +269,9 @@ impl std::fmt::Display for ReadOnlyReason {
             ReadOnlyReason::PreventWrites => "the current scope prevents writes",
             ReadOnlyReason::ReadonlyDatabase => "the database is read-only",
             ReadOnlyReason::ReadOnlyTransaction => "the transaction is read-only",
+            ReadOnlyReason::FanOut => {
+                "a fan-out reads only unless `allow_writes()` is called; nothing was sent"
+            }
         })
     }
 }

@@ -17,6 +17,7 @@ mod context;
 mod engine;
 mod error;
 mod exec;
+mod fan_out;
 mod grant;
 mod handler;
 #[cfg(feature = "tower")]
@@ -38,6 +39,7 @@ pub use config::{Config, ConfigError, ConfigErrorKind, DatabaseConfig, PoolConfi
 pub use context::{connected_to, connection, spawn, while_preventing_writes, ConnectedTo, Context};
 pub use error::{Error, ReadOnlyReason, Result};
 pub use exec::{Executor, Target};
+pub use fan_out::{DatabaseOutcome, FanOut, FanOutReport};
 pub use grant::Grant;
 pub use handler::{
     ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolKind, PoolSlot, PoolStats, ReplicaState,

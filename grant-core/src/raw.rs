@@ -136,6 +136,8 @@ fn request<'a>(database: &'a Option<String>, access: Access, op: &'static str) -
         access,
         op,
         user_sql: true,
+        deadline: None,
+        stopped_early: None,
     }
 }
 

@@ -67,6 +67,13 @@ pub(crate) struct Request<'a> {
     /// SQL text written by the user (raw SQL, `find_by_sql`), not by Grant: on a read-only
     /// session its connection is made read-only again before it returns to the pool.
     pub user_sql: bool,
+    /// A deadline for the statement, sooner than the statement timeout (a fan-out's
+    /// `timeout`): the statement is bounded by whichever comes first.
+    pub deadline: Option<tokio::time::Instant>,
+    /// Set by a statement that stopped reading its result early (a fan-out's row cap): its
+    /// PostgreSQL/MariaDB connection is closed rather than drained on its way back to the
+    /// pool.
+    pub stopped_early: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl<'a> Request<'a> {
@@ -78,6 +85,8 @@ impl<'a> Request<'a> {
             access,
             op,
             user_sql: false,
+            deadline: None,
+            stopped_early: None,
         }
     }
 }
@@ -212,10 +221,10 @@ macro_rules! dispatch {
         'dispatch: {
             match $conn {
                 $crate::exec::Conn::Pool(routed) => {
-                    let limit = routed
-                        .slot
-                        .statement_timeout()
-                        .unwrap_or(std::time::Duration::MAX);
+                    let limit = $crate::exec::run::limit(
+                        routed.slot.statement_timeout(),
+                        $req.deadline,
+                    );
                     match routed.slot.pool() {
                         $crate::handler::Pool::Postgres(p) => pooled_arm!('dispatch, routed, p, limit, $req, ::sqlx::postgres::Postgres, |$x, $db| $body),
                         $crate::handler::Pool::MySql(p) => pooled_arm!('dispatch, routed, p, limit, $req, ::sqlx::mysql::MySql, |$x, $db| $body),
@@ -272,7 +281,7 @@ macro_rules! pooled_arm {
         if let (Ok(Ok(_)), Some(track)) = (&r, &$routed.track) {
             $crate::exec::run::record_write::<$engine>(&mut pc, track, $limit).await;
         }
-        $crate::exec::run::finish(slot, pc, r, $limit, $req.user_sql)
+        $crate::exec::run::finish(slot, pc, r, $limit, $req)
     }};
 }
 
@@ -349,4 +358,4 @@ pub(crate) use ops::{
     count, delete_all, delete_by_key, exists, fetch_models, find, insert, insert_all, update,
     update_all,
 };
-pub(crate) use run::{execute, fetch_row, fetch_rows, record_write};
+pub(crate) use run::{execute, fetch_row, fetch_rows, fetch_rows_capped, record_write};

@@ -69,11 +69,21 @@ pub(crate) fn finish<DB: Driver, T>(
     mut conn: PoolConnection<DB>,
     out: Result<Result<T>, tokio::time::error::Elapsed>,
     limit: Duration,
-    user_sql: bool,
+    req: &Request<'_>,
 ) -> Result<T> {
     match out {
         Ok(out) => {
-            if user_sql && slot.read_only_session() {
+            let stopped = req
+                .stopped_early
+                .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
+            // Dropped mid-result, a server connection would be drained (every remaining
+            // row read) before reuse: close it instead. SQLite just resets the statement
+            // (and closing could lose an in-memory database).
+            if stopped && DB::BACKEND != Backend::Sqlite {
+                conn.close_on_drop();
+                return out;
+            }
+            if req.user_sql && slot.read_only_session() {
                 DB::restore_read_only(conn, limit.min(Duration::from_secs(30)));
             }
             out
@@ -82,6 +92,19 @@ pub(crate) fn finish<DB: Driver, T>(
             conn.close_on_drop();
             Err(slot.timeout_error(limit))
         }
+    }
+}
+
+/// How long a statement may run: the statement timeout, or less when a deadline is sooner.
+#[inline]
+pub(crate) fn limit(
+    statement_timeout: Option<Duration>,
+    deadline: Option<tokio::time::Instant>,
+) -> Duration {
+    let limit = statement_timeout.unwrap_or(Duration::MAX);
+    match deadline {
+        Some(d) => limit.min(d.saturating_duration_since(tokio::time::Instant::now())),
+        None => limit,
     }
 }
 
@@ -335,4 +358,32 @@ pub(crate) async fn fetch_row(
                 .map(DB::wrap_row))
         }
     )
+}
+
+/// Raw rows for a fan-out: at most `cap` rows are kept (the rest are not read: the result
+/// is dropped after the row past the cap); `true` when rows were left unread.
+pub(crate) async fn fetch_rows_capped(
+    conn: Conn<'_>,
+    req: &Request<'_>,
+    sql: &str,
+    binds: Vec<Value>,
+    cap: Option<usize>,
+) -> Result<(Vec<Row>, bool)> {
+    run_read!(conn, req, req.model, |v| v.0.len() as u64, |x, DB, err| {
+        let args = bind_slice::<DB>(&binds)?;
+        let mut stream = sqlx::query_with::<DB, _>(sql, args).fetch(x);
+        let mut out = Vec::new();
+        let mut truncated = false;
+        while let Some(row) = stream.try_next().await.map_err(|e| err.map(e))? {
+            if cap.is_some_and(|cap| out.len() >= cap) {
+                truncated = true;
+                if let Some(flag) = req.stopped_early {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                break;
+            }
+            out.push(DB::wrap_row(row));
+        }
+        Ok((out, truncated))
+    })
 }
