@@ -122,9 +122,9 @@ pub enum Error {
     },
 
     /// A statement (or a transaction's begin, commit or rollback) did not finish within the
-    /// database's `statement_timeout`. Grant stopped waiting and closed the connection, so
+    /// database's `statement_timeout` (or, in a fan-out, its `timeout`). Grant stopped waiting and closed the connection, so
     /// it is never reused; a transaction it belonged to is rolled back by the server.
-    #[error("statement on database `{database}` (role `{role}`{}) did not finish within {after:?} (statement_timeout); its connection was closed", shard_suffix(.shard))]
+    #[error("statement on database `{database}` (role `{role}`{}) did not finish within {after:?} (statement_timeout, or a fan-out's timeout); its connection was closed", shard_suffix(.shard))]
     Timeout {
         /// The database.
         database: String,
