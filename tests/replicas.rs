@@ -47,15 +47,8 @@ use grant::{Model, PoolKind, Position, ReplicaState, Session};
 /// stale replica. Delay mode reads from the writer for `replica_delay`; causal mode waits
 /// `causal_wait` for the replica (which never catches up) and then reads the writer.
 async fn read_your_writes_paused(e: Engine, consistency: Consistency) {
-    let fx = fixture(&e, "ryw").await;
-    let mut r = replication(consistency);
-    r.causal_wait = Duration::from_millis(2);
-    let db = build(replicated(&e, &[replica_url(&e)], r));
+    let (fx, db, mut replay) = paused(&e, "ryw", consistency).await;
     let id = fx.id;
-    assert_eq!(model_n(&db, id).await.unwrap(), STALE);
-
-    let mut replay = Replay::new(&e);
-    replay.pause().await;
     let writer = Session::new();
     let other = Session::new();
     let (ro0, rep0, w0) = (
@@ -191,15 +184,8 @@ async fn causal_reads_are_served_by_the_replica() {
 /// With replay paused: a session's token restores read-your-writes in a fresh task (the
 /// next request); `grant::spawn` carries the session into a task, `tokio::spawn` does not.
 async fn token_and_spawn(e: Engine, consistency: Consistency) {
-    let fx = fixture(&e, "token").await;
-    let mut r = replication(consistency);
-    r.causal_wait = Duration::from_millis(2);
-    let db = build(replicated(&e, &[replica_url(&e)], r));
+    let (fx, db, mut replay) = paused(&e, "token", consistency).await;
     let (id, backend) = (fx.id, e.backend);
-    assert_eq!(model_n(&db, id).await.unwrap(), STALE);
-
-    let mut replay = Replay::new(&e);
-    replay.pause().await;
     let a = Session::new();
     a.run(async {
         set_n(&db, id, 42).await;
@@ -258,15 +244,8 @@ async fn token_and_spawn_carry_the_session() {
 /// commit (causal mode: with the writer's position), so the session's next read is fresh;
 /// one that rolled back records nothing and the session keeps reading the replica.
 async fn transactions(e: Engine, consistency: Consistency) {
-    let fx = fixture(&e, "tx").await;
-    let mut r = replication(consistency);
-    r.causal_wait = Duration::from_millis(2);
-    let db = build(replicated(&e, &[replica_url(&e)], r));
+    let (fx, db, mut replay) = paused(&e, "tx", consistency).await;
     let id = fx.id;
-    assert_eq!(model_n(&db, id).await.unwrap(), STALE);
-
-    let mut replay = Replay::new(&e);
-    replay.pause().await;
     let committed = Session::new();
     committed
         .run(async {

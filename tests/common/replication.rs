@@ -407,6 +407,20 @@ pub fn quick_pools(config: DatabaseConfig, statement_timeout: Duration) -> Datab
 
 // ------------------------------------------------------ reads and writes ---
 
+/// A test's row (stale on the replica from now on), a handle on `primary` with the real
+/// replica in `consistency` mode (`causal_wait` 2 ms: the paused replica never catches up),
+/// and replay paused (resumed when the guard is dropped).
+pub async fn paused(e: &Engine, tag: &str, consistency: Consistency) -> (Fixture, Grant, Replay) {
+    let fx = fixture(e, tag).await;
+    let mut r = replication(consistency);
+    r.causal_wait = Duration::from_millis(2);
+    let db = build(replicated(e, &[replica_url(e)], r));
+    assert_eq!(model_n(&db, fx.id).await.unwrap(), STALE);
+    let mut replay = Replay::new(e);
+    replay.pause().await;
+    (fx, db, replay)
+}
+
 /// Row `id`'s `n`, read through the model API (in the current scope and session).
 pub async fn model_n(db: &Grant, id: i64) -> Result<i64, Error> {
     Ok(RwItem::find(db, id).await?.expect("the row exists").n)
