@@ -120,6 +120,28 @@ async fn sqlite_options_from_config() {
     db.close().await;
 }
 
+/// An in-memory database read first: the writer's connection (opened by its
+/// `min_connections` in the background, or by the read) is established before the
+/// read-only twin opens the shared database, every time, so the database is never
+/// read-only for the writer. Many fresh databases, reads and writes racing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_database_read_first_stays_writable() {
+    for i in 0..200 {
+        let db = grant(DatabaseConfig::new("sqlite::memory:"));
+        let (read, write) = tokio::join!(
+            raw("SELECT 1 AS one").fetch_all(&db),
+            raw("CREATE TABLE m (x INTEGER)").execute(&db)
+        );
+        read.unwrap_or_else(|e| panic!("round {i}: read: {e}"));
+        write.unwrap_or_else(|e| panic!("round {i}: write: {e}"));
+        raw("INSERT INTO m VALUES (1)")
+            .execute(&db)
+            .await
+            .unwrap_or_else(|e| panic!("round {i}: insert: {e}"));
+        db.close().await;
+    }
+}
+
 /// `after_connect` statements and the `on_connect` hook run on every new connection of
 /// every pool (writer and read-only twin), after Grant's own session settings.
 async fn connect_hooks(e: &Engine) {

@@ -166,10 +166,13 @@ impl PoolSlot {
         }
     }
 
-    /// Make sure this (SQLite) pool has a connection open; see [`PoolSlot::opening_after`].
+    /// Make sure this (SQLite) pool has had a connection established; see
+    /// [`PoolSlot::opening_after`]. A connection still being opened (the pool's size counts
+    /// it, e.g. the in-memory writer's `min_connections`) is waited for, so that the twin
+    /// never opens the database first.
     async fn open_first(&self) -> Result<(), Error> {
         if let crate::handler::Pool::Sqlite(p) = self.pool() {
-            if p.size() == 0 {
+            if !self.established.load(Ordering::Acquire) {
                 match tokio::time::timeout(self.pool_config.connect_timeout, p.acquire()).await {
                     Ok(Ok(conn)) => drop(conn),
                     Ok(Err(e)) => return Err(self.connect_error(e)),

@@ -188,6 +188,8 @@ pub struct PoolSlot {
     pub(super) opens_after: Option<Arc<PoolSlot>>,
     /// Set by [`PoolSlot::close`]: no new connection is handed out.
     pub(super) closed: AtomicBool,
+    /// Set once a connection of this pool has been established (SQLite writers).
+    pub(super) established: Arc<AtomicBool>,
     /// Wakes callers waiting for a connection when another one finds the server unreachable.
     pub(super) failure: tokio::sync::Notify,
     /// Rotation state, counters and known position (replicas).
@@ -231,6 +233,7 @@ impl PoolSlot {
             in_memory: base.in_memory(),
             opens_after: None,
             closed: AtomicBool::new(false),
+            established: Arc::new(AtomicBool::new(false)),
             failure: tokio::sync::Notify::new(),
             health: Health::new(1),
             probe_interval: config.replication.replica_check_interval,
@@ -350,13 +353,24 @@ impl PoolSlot {
                         .idle_timeout(None)
                         .max_lifetime(None);
                 }
-                if !session.is_empty() || hook.is_some() {
+                // A SQLite writer notes its first connection: its read-only twin opens only
+                // after it (see `opening_after`).
+                let mark = (self.backend == Backend::Sqlite && !self.read_only_session)
+                    .then(|| self.established.clone());
+                if !session.is_empty() || hook.is_some() || mark.is_some() {
                     let session = session.clone();
                     let hook = hook.clone();
                     opts = opts.after_connect(move |conn, _meta| {
                         let session = session.clone();
                         let hook = hook.clone();
-                        Box::pin(async move { setup::<$db>(conn, &session, hook.as_ref()).await })
+                        let mark = mark.clone();
+                        Box::pin(async move {
+                            setup::<$db>(conn, &session, hook.as_ref()).await?;
+                            if let Some(mark) = mark {
+                                mark.store(true, Ordering::Release);
+                            }
+                            Ok(())
+                        })
                     });
                 }
                 Pool::$variant(opts.connect_lazy_with($o.clone()))
