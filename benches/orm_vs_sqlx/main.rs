@@ -31,6 +31,8 @@ mod routing;
 mod rows;
 mod setup;
 mod summary;
+#[path = "../support/mod.rs"]
+mod support;
 
 use criterion::Criterion;
 

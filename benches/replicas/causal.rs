@@ -23,8 +23,10 @@ use grant::config::{Consistency, ReplicationConfig};
 use grant::{Config, DatabaseConfig, Grant, Model, Pool, PoolConfig, PoolKind, Session};
 use tokio::runtime::Runtime;
 
-use crate::common::{create_table, drop_table, find_sql, key, raw_find, reads, replica_pool, Item};
-use crate::pairs::{bench, Sides, Timing};
+use crate::common::{
+    create_table, drop_table, find_sql, key, raw_finds, reads, replica_pool, Item,
+};
+use crate::pairs::{bench, Sides, Timing, SESSION_BLOCK};
 
 pub(crate) struct Causal {
     group: &'static str,
@@ -45,17 +47,11 @@ impl Sides for Causal {
         &[(2, 1), (1, 0), (2, 0)]
     }
     fn block(&self) -> u64 {
-        8
+        SESSION_BLOCK
     }
     async fn run(&self, side: usize, first: u64, count: u64) {
         match side {
-            0 => {
-                for i in first..first + count {
-                    let id = key(i);
-                    let found = raw_find(&self.pool, &self.sql, id).await;
-                    assert_eq!(std::hint::black_box(found).map(|r| r.id), Some(id));
-                }
-            }
+            0 => raw_finds(&self.pool, &self.sql, first, count).await,
             1 => self.finds(first, count).await,
             _ => self.session.run(self.finds(first, count)).await,
         }

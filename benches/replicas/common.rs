@@ -68,6 +68,16 @@ pub(crate) fn find_sql(backend: Backend) -> String {
 }
 
 /// The raw side: the same statement on the same sqlx pool, decoded into the same struct.
+/// `count` finds by key through raw sqlx on `pool`, keys `key(first..first + count)`, each
+/// checked.
+pub(crate) async fn raw_finds(pool: &Pool, sql: &str, first: u64, count: u64) {
+    for i in first..first + count {
+        let id = key(i);
+        let found = raw_find(pool, sql, id).await;
+        assert_eq!(std::hint::black_box(found).map(|r| r.id), Some(id));
+    }
+}
+
 pub(crate) async fn raw_find(pool: &Pool, sql: &str, id: i64) -> Option<Item> {
     with_pool!(pool, |p| sqlx::query_as::<_, Item>(sql)
         .bind(id)

@@ -30,6 +30,8 @@ mod common;
 mod pairs;
 mod profile;
 mod sqlite;
+#[path = "../support/mod.rs"]
+mod support;
 mod throughput;
 
 use criterion::Criterion;

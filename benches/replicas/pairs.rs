@@ -6,6 +6,7 @@
 //! reports its own side's time. Every sample's totals of *all* sides are recorded, so the
 //! summary compares the sides over the same iterations (background load hits them alike).
 
+use crate::support::{fmt_ns, median};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,6 +36,10 @@ pub(crate) trait Sides {
     /// `count` operations of `side` in a row; `first..first + count` pick the keys.
     async fn run(&self, side: usize, first: u64, count: u64);
 }
+
+/// The block of the single-statement groups: a session side enters its session once per
+/// 8 statements.
+pub(crate) const SESSION_BLOCK: u64 = 8;
 
 /// One sample: (iterations, every side's total).
 type Sample = (u64, Vec<Duration>);
@@ -203,28 +208,5 @@ pub(crate) fn summary() {
                 );
             }
         }
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} µs", ns / 1e3)
-    } else {
-        format!("{ns:.1} ns")
     }
 }
