@@ -338,28 +338,25 @@ impl Fields<'_> {
 
     /// `replica_weights`: an array of integers (each checked by validation).
     fn weights(&self, t: &Table, path: &str) -> Result<Vec<u32>, ConfigError> {
-        let child = key_path(path, "replica_weights");
-        match t.get("replica_weights") {
-            None => Ok(Vec::new()),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| match item {
-                    Value::Integer(n) => u32::try_from(*n).map_err(|_| {
-                        ConfigError::new(
-                            index_path(&child, i),
-                            ConfigErrorKind::IntegerOutOfRange {
-                                value: *n,
-                                min: 1,
-                                max: i64::from(super::validate::MAX_WEIGHT),
-                            },
-                        )
-                    }),
-                    other => Err(wrong_type(&index_path(&child, i), "an integer", other)),
-                })
-                .collect(),
-            Some(other) => Err(wrong_type(&child, "an array of integers", other)),
-        }
+        self.array(
+            t,
+            path,
+            "replica_weights",
+            "an array of integers",
+            |item, at| match item {
+                Value::Integer(n) => u32::try_from(*n).map_err(|_| {
+                    ConfigError::new(
+                        at,
+                        ConfigErrorKind::IntegerOutOfRange {
+                            value: *n,
+                            min: 1,
+                            max: i64::from(super::validate::MAX_WEIGHT),
+                        },
+                    )
+                }),
+                other => Err(wrong_type(&at, "an integer", other)),
+            },
+        )
     }
 
     fn pool(&self, t: &Table, path: &str) -> Result<PoolConfig, ConfigError> {
@@ -493,21 +490,32 @@ impl Fields<'_> {
         expected: &'static str,
         expected_item: &'static str,
     ) -> Result<Vec<String>, ConfigError> {
+        self.array(t, path, key, expected, |item, at| match item {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(wrong_type(&at, expected_item, other)),
+        })
+    }
+
+    /// An array at `key` (absent: empty), each item converted by `item` with its key path.
+    fn array<T>(
+        &self,
+        t: &Table,
+        path: &str,
+        key: &str,
+        expected: &'static str,
+        item: impl Fn(&Value, String) -> Result<T, ConfigError>,
+    ) -> Result<Vec<T>, ConfigError> {
         let child = key_path(path, key);
         match t.get(key) {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| match item {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(wrong_type(&index_path(&child, i), expected_item, other)),
-                })
+                .map(|(i, v)| item(v, index_path(&child, i)))
                 .collect(),
             Some(other) => Err(wrong_type(&child, expected, other)),
         }
     }
-
     fn boolean(&self, t: &Table, path: &str, key: &str) -> Result<Option<bool>, ConfigError> {
         let child = key_path(path, key);
         if self.unknown(&child) {
