@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use common::proxy::{dead_addr, host_port, Mode, Proxy};
 use common::Engine;
-use grant::{
-    connected_to, raw, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind, Role,
-};
+use grant::{connected_to, raw, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind, Role};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[grant(table = "fault_notes")]
@@ -35,13 +33,7 @@ fn quick(url: &str) -> DatabaseConfig {
 }
 
 fn grant_on(url: &str) -> Grant {
-    Grant::from_config(
-        Config::builder()
-            .database("primary", quick(url))
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    common::primary(quick(url))
 }
 
 /// The SQLite test's timeout: its slow statement must outlive it on any machine.
@@ -268,13 +260,7 @@ async fn outage_is_not_pool_exhaustion() {
             ..PoolConfig::default()
         };
         // The writer is down: reads in a writing scope have nowhere else to go.
-        let db = Grant::from_config(
-            Config::builder()
-                .database("primary", DatabaseConfig::new(&dead_url).pool(pool.clone()))
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+        let db = common::primary(DatabaseConfig::new(&dead_url).pool(pool.clone()));
         let mut tasks = Vec::new();
         for _ in 0..30 {
             let db = db.clone();
@@ -297,16 +283,7 @@ async fn outage_is_not_pool_exhaustion() {
         assert!(writer.connect_errors >= 30, "{writer:?}");
 
         // A replica is down: it is taken out, its reads served by the writer.
-        let db = Grant::from_config(
-            Config::builder()
-                .database(
-                    "primary",
-                    DatabaseConfig::new(&e.url).replica(&dead_url).pool(pool),
-                )
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
+        let db = common::primary(DatabaseConfig::new(&e.url).replica(&dead_url).pool(pool));
         let mut tasks = Vec::new();
         for _ in 0..30 {
             let db = db.clone();
@@ -358,16 +335,7 @@ async fn outage_is_not_pool_exhaustion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_statement_timeout() {
     let url = common::sqlite_file("fault-timeout");
-    let db = Grant::from_config(
-        Config::builder()
-            .database(
-                "primary",
-                quick(&url).statement_timeout(Some(SQLITE_TIMEOUT)),
-            )
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let db = common::primary(quick(&url).statement_timeout(Some(SQLITE_TIMEOUT)));
     raw("CREATE TABLE t (x INTEGER)")
         .execute(&db)
         .await

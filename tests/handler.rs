@@ -123,13 +123,7 @@ async fn runtime_registration(e: &Engine) {
 on_every_engine!(runtime_registration);
 
 async fn pool_timeout(e: &Engine) {
-    let db = Grant::from_config(
-        Config::builder()
-            .database("primary", DatabaseConfig::new(&e.url).pool(tight_pool()))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+    let db = common::primary(DatabaseConfig::new(&e.url).pool(tight_pool()));
     let tx = db.begin().await.unwrap(); // holds the only connection
     let err = grant::connected_to(Role::Writing, raw("SELECT 1").fetch_all(&db))
         .await

@@ -21,13 +21,7 @@ struct Item {
 }
 
 fn grant(config: DatabaseConfig) -> Grant {
-    Grant::from_config(
-        Config::builder()
-            .database("primary", config)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    common::primary(config)
 }
 
 async fn text(db: &Grant, sql: &'static str) -> String {

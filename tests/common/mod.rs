@@ -14,6 +14,17 @@ pub struct Engine {
     pub replica_url: Option<String>,
 }
 
+/// A handle whose only database, `primary`, is `config`.
+pub fn primary(config: DatabaseConfig) -> Grant {
+    Grant::from_config(
+        Config::builder()
+            .database("primary", config)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A fresh SQLite file in the temp dir.
@@ -57,13 +68,7 @@ impl Engine {
 
     /// A handle with one database `primary` (no replicas).
     pub fn grant(&self) -> Grant {
-        Grant::from_config(
-            Config::builder()
-                .database("primary", DatabaseConfig::new(&self.url))
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
+        primary(DatabaseConfig::new(&self.url))
     }
 
     /// Dialect-specific DDL: `{pk}` an auto-increment key, `{text}`, `{ts}` a UTC timestamp,

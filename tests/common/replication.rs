@@ -9,7 +9,7 @@ use super::proxy::host_port;
 use super::Engine;
 use grant::config::{Consistency, ReplicationConfig};
 use grant::{
-    raw, AssertSqlSafe, Backend, Config, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind,
+    raw, AssertSqlSafe, Backend, DatabaseConfig, Error, Grant, Model, PoolConfig, PoolKind,
     PoolStats,
 };
 
@@ -376,13 +376,7 @@ pub fn replication(consistency: Consistency) -> ReplicationConfig {
 }
 
 pub fn build(config: DatabaseConfig) -> Grant {
-    Grant::from_config(
-        Config::builder()
-            .database("primary", config)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    super::primary(config)
 }
 
 /// `primary` on the engine's writer with `replicas` and `r`.
