@@ -128,4 +128,8 @@ async fn statement_spans() {
     assert_eq!(field(&spans[3], "role"), Some("writing"));
     assert_eq!(field(&spans[4], "shard"), Some("s1"));
     assert_eq!(field(&spans[2], "shard"), None);
+    // Which pool of the role served it.
+    assert_eq!(field(&spans[1], "pool"), Some("writer"));
+    assert_eq!(field(&spans[2], "pool"), Some("replica 0"));
+    assert_eq!(field(&spans[3], "pool"), Some("writer"));
 }

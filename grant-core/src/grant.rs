@@ -119,17 +119,8 @@ impl Grant {
             None => targets.writer(),
         };
         let track = match read_only {
-            None if entry.tracks_writes() => {
-                crate::session::Session::with_current(|s| crate::route::Track {
-                    session: s.clone(),
-                    database: entry.name().clone(),
-                    shard: slot.key().shard.clone(),
-                    kind: crate::route::TrackKind::Write {
-                        causal: entry.causal(),
-                    },
-                })
-            }
-            _ => None,
+            None => crate::route::Track::write(&entry, slot),
+            Some(_) => None,
         };
         Transaction::begin(
             slot,

@@ -36,6 +36,24 @@ pub(crate) struct Track {
     pub(crate) kind: TrackKind,
 }
 
+impl Track {
+    /// The bookkeeping of a write on `slot` (a writer of `entry`): `None` outside a session
+    /// or where nothing is recorded (no replicas, read-your-writes off).
+    pub(crate) fn write(entry: &DatabaseEntry, slot: &PoolSlot) -> Option<Track> {
+        if !entry.tracks_writes() {
+            return None;
+        }
+        Session::with_current(|s| Track {
+            session: s.clone(),
+            database: entry.name().clone(),
+            shard: slot.key().shard.clone(),
+            kind: TrackKind::Write {
+                causal: entry.causal(),
+            },
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TrackKind {
     /// A write: record its time (and, causal, the writer's position after it).
@@ -139,18 +157,7 @@ impl Grant {
             });
         }
         let slot = entry.targets(shard)?.writer().clone();
-        let track = if entry.tracks_writes() {
-            Session::with_current(|s| Track {
-                session: s.clone(),
-                database: entry.name().clone(),
-                shard: slot.key().shard.clone(),
-                kind: TrackKind::Write {
-                    causal: entry.causal(),
-                },
-            })
-        } else {
-            None
-        };
+        let track = Track::write(&entry, &slot);
         Ok(Routed {
             slot,
             wait_for: None,
@@ -187,40 +194,33 @@ impl Grant {
                 .map_err(|e| named(e, req))?;
             return Ok(self.balanced(slot));
         }
-        handler
-            .with_entry(database, |entry| {
-                let targets = entry.targets(shard)?;
-                // Sessions matter only where the scope leaves the choice to Grant.
-                if ctx.role.is_none() && entry.tracks_writes() {
-                    if let Some(routed) = Session::with_current(|s| {
-                        self.session_read(s, entry, targets, reading, shard, again)
-                    })
-                    .transpose()?
-                    .flatten()
-                    {
-                        return Ok(Some(routed));
-                    }
-                }
-                if again == Some(Again::Behind) {
-                    return Ok(Some(Routed::plain(targets.writer_read_only().clone())));
-                }
-                match reading {
-                    Some(_) => Ok(None),
-                    None => Ok(Some(
-                        self.balanced(targets.for_reads(role, ctx.prevent_writes)?.clone()),
-                    )),
-                }
+        // In a session: the writer's entry is held by `Arc`, not under the map's guard, so
+        // that looking up a `connects_to(reading = ..)` entry never nests two guards (a
+        // concurrent `add_database` waiting between them would deadlock).
+        let entry = handler.database(database).map_err(|e| named(e, req))?;
+        let targets = entry.targets(shard)?;
+        // Sessions matter only where the scope leaves the choice to Grant.
+        if ctx.role.is_none() && entry.tracks_writes() {
+            if let Some(routed) = Session::with_current(|s| {
+                self.session_read(s, &entry, targets, reading, shard, again)
             })
+            .transpose()
             .map_err(|e| named(e, req))?
-            .map_or_else(
-                || {
-                    let slot = handler
-                        .read_slot(reading.unwrap_or(database), role, shard, ctx.prevent_writes)
-                        .map_err(|e| named(e, req))?;
-                    Ok(self.balanced(slot))
-                },
-                Ok,
-            )
+            .flatten()
+            {
+                return Ok(routed);
+            }
+        }
+        if again == Some(Again::Behind) {
+            return Ok(Routed::plain(targets.writer_read_only().clone()));
+        }
+        let slot = match reading {
+            Some(name) => handler
+                .read_slot(name, role, shard, ctx.prevent_writes)
+                .map_err(|e| named(e, req))?,
+            None => targets.for_reads(role, ctx.prevent_writes)?.clone(),
+        };
+        Ok(self.balanced(slot))
     }
 
     /// A read chosen by balancing: a replica may fail over.
