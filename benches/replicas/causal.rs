@@ -24,7 +24,7 @@ use grant::{Config, DatabaseConfig, Grant, Model, Pool, PoolConfig, PoolKind, Se
 use tokio::runtime::Runtime;
 
 use crate::common::{
-    create_table, drop_table, find_sql, key, raw_finds, reads, replica_pool, Item,
+    create_table, drop_table, find_sql, grant_finds, raw_finds, reads, replica_pool, Item,
 };
 use crate::pairs::{bench, Sides, Timing, SESSION_BLOCK};
 
@@ -61,11 +61,7 @@ impl Sides for Causal {
 impl Causal {
     /// `count` Grant `find`s in a row.
     async fn finds(&self, first: u64, count: u64) {
-        for i in first..first + count {
-            let id = key(i);
-            let found = Item::find(&self.grant, id).await.unwrap();
-            assert_eq!(std::hint::black_box(found).map(|r| r.id), Some(id));
-        }
+        grant_finds(&self.grant, first, count).await
     }
 }
 

@@ -78,6 +78,15 @@ pub(crate) async fn raw_finds(pool: &Pool, sql: &str, first: u64, count: u64) {
     }
 }
 
+/// The same finds through Grant (in the current scope and session).
+pub(crate) async fn grant_finds(grant: &Grant, first: u64, count: u64) {
+    for i in first..first + count {
+        let id = key(i);
+        let found = Item::find(grant, id).await.unwrap();
+        assert_eq!(std::hint::black_box(found).map(|r| r.id), Some(id));
+    }
+}
+
 pub(crate) async fn raw_find(pool: &Pool, sql: &str, id: i64) -> Option<Item> {
     with_pool!(pool, |p| sqlx::query_as::<_, Item>(sql)
         .bind(id)

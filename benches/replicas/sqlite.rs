@@ -22,7 +22,7 @@ use criterion::Criterion;
 use grant::{Config, DatabaseConfig, Grant, Model, Pool, PoolConfig, PoolKind, Session};
 use tokio::runtime::Runtime;
 
-use crate::common::{create_table, find_sql, key, raw_finds, reads, replica_pool, Item};
+use crate::common::{create_table, find_sql, grant_finds, raw_finds, reads, replica_pool, Item};
 use crate::pairs::{bench, Sides, Timing, SESSION_BLOCK};
 
 pub(crate) struct SqliteRouting {
@@ -59,11 +59,7 @@ impl Sides for SqliteRouting {
 impl SqliteRouting {
     /// `count` Grant `find`s in a row.
     async fn finds(&self, first: u64, count: u64) {
-        for i in first..first + count {
-            let id = key(i);
-            let found = Item::find(&self.grant, id).await.unwrap();
-            assert_eq!(std::hint::black_box(found).map(|r| r.id), Some(id));
-        }
+        grant_finds(&self.grant, first, count).await
     }
 }
 

@@ -163,56 +163,28 @@ pub trait ShardResolver: Send + Sync + Debug {
     }
 }
 
-impl<T: ShardResolver + ?Sized> ShardResolver for &T {
-    fn resolve(&self, key: &ShardValue) -> Result<Cow<'_, str>, ShardError> {
-        (**self).resolve(key)
-    }
+/// A reference, box or `Arc` of a resolver is a resolver (every method forwarded, so a
+/// wrapped resolver still prunes ranges).
+macro_rules! forward_resolver {
+    ($($wrapper:ty),+) => {$(
+        impl<T: ShardResolver + ?Sized> ShardResolver for $wrapper {
+            fn resolve(&self, key: &ShardValue) -> Result<Cow<'_, str>, ShardError> {
+                (**self).resolve(key)
+            }
 
-    fn shards(&self) -> Vec<&str> {
-        (**self).shards()
-    }
+            fn shards(&self) -> Vec<&str> {
+                (**self).shards()
+            }
 
-    fn shards_for_range(
-        &self,
-        lower: Bound<&ShardValue>,
-        upper: Bound<&ShardValue>,
-    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
-        (**self).shards_for_range(lower, upper)
-    }
+            fn shards_for_range(
+                &self,
+                lower: Bound<&ShardValue>,
+                upper: Bound<&ShardValue>,
+            ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
+                (**self).shards_for_range(lower, upper)
+            }
+        }
+    )+};
 }
 
-impl<T: ShardResolver + ?Sized> ShardResolver for Box<T> {
-    fn resolve(&self, key: &ShardValue) -> Result<Cow<'_, str>, ShardError> {
-        (**self).resolve(key)
-    }
-
-    fn shards(&self) -> Vec<&str> {
-        (**self).shards()
-    }
-
-    fn shards_for_range(
-        &self,
-        lower: Bound<&ShardValue>,
-        upper: Bound<&ShardValue>,
-    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
-        (**self).shards_for_range(lower, upper)
-    }
-}
-
-impl<T: ShardResolver + ?Sized> ShardResolver for Arc<T> {
-    fn resolve(&self, key: &ShardValue) -> Result<Cow<'_, str>, ShardError> {
-        (**self).resolve(key)
-    }
-
-    fn shards(&self) -> Vec<&str> {
-        (**self).shards()
-    }
-
-    fn shards_for_range(
-        &self,
-        lower: Bound<&ShardValue>,
-        upper: Bound<&ShardValue>,
-    ) -> Option<Result<Vec<Cow<'_, str>>, ShardError>> {
-        (**self).shards_for_range(lower, upper)
-    }
-}
+forward_resolver!(&T, Box<T>, Arc<T>);
