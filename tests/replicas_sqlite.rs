@@ -584,3 +584,36 @@ fn config_errors_name_the_key() {
     let err = config_err(&format!("{base}max_replication_lag = \"5s\"\n"));
     assert_eq!(err.key, "databases.primary.max_replication_lag", "{err}");
 }
+
+/// A busy replica (its only connection held, the wait for another runs out) is taken out
+/// like one that failed: the read is served by the writer's read-only sessions, with no
+/// error, and the stats say why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_replica_fails_over() {
+    let toml = r#"
+[databases.primary]
+url = "{writer}"
+replicas = ["{r0}"]
+[databases.primary.pool]
+max_connections = 1
+acquire_timeout = "200ms"
+"#;
+    let db = grant(toml, &["r0"]).await;
+    // A transaction in a reading scope is read-only on the replica and holds its only
+    // connection.
+    let tx = grant::connected_to(grant::Role::Reading, db.begin())
+        .await
+        .unwrap();
+    assert!(tx.is_read_only());
+    assert_eq!(served_by(&db).await.0, "writer");
+    let replica = db
+        .stats()
+        .into_iter()
+        .find(|s| s.key.kind == PoolKind::Replica(0))
+        .unwrap();
+    assert_eq!(replica.state, grant::ReplicaState::Down, "{replica:?}");
+    assert!(replica.acquire_timeouts >= 1, "{replica:?}");
+    assert_eq!(replica.fallbacks, 1, "{replica:?}");
+    assert_eq!(replica.errors, 1, "{replica:?}");
+    tx.rollback().await.unwrap();
+}

@@ -138,6 +138,12 @@ impl Health {
     }
 }
 
+/// The pause before the next probe of a replica that is still down: doubling from
+/// `replica_check_interval`, at most 30 s (or the interval, if it is longer).
+fn next_pause(pause: Duration, interval: Duration) -> Duration {
+    pause.saturating_mul(2).min(PROBE_MAX.max(interval))
+}
+
 /// Whether `e` means the target failed (as opposed to the statement being wrong): a read
 /// that fails this way on a replica is retried elsewhere.
 pub(crate) fn is_target_failure(e: &Error) -> bool {
@@ -209,7 +215,7 @@ impl PoolSlot {
                     );
                     break;
                 }
-                pause = (pause * 2).min(PROBE_MAX.max(interval));
+                pause = next_pause(pause, interval);
             }
             slot.health.probing.store(false, Ordering::Release);
         });
@@ -242,5 +248,26 @@ impl PoolSlot {
             Pool::MySql(p) => self.try_connect(p).await,
             Pool::Sqlite(p) => self.try_connect(p).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_back_off_to_30_seconds() {
+        let interval = Duration::from_secs(1);
+        let mut pause = interval;
+        let mut seen = vec![pause];
+        for _ in 0..7 {
+            pause = next_pause(pause, interval);
+            seen.push(pause);
+        }
+        let secs: Vec<u64> = seen.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+        // An interval longer than the cap is kept.
+        let long = Duration::from_secs(60);
+        assert_eq!(next_pause(long, long), long);
     }
 }
