@@ -86,7 +86,7 @@ impl Position {
         if s.is_empty() {
             return Ok(None);
         }
-        let mut out: Vec<Gtid> = Vec::new();
+        let mut out = Position::Gtid(Vec::new());
         for part in s.split(',') {
             let bad = || PositionParseError(s.to_string());
             let mut it = part.trim().splitn(3, '-');
@@ -98,14 +98,10 @@ impl Position {
                 server: sv.parse().map_err(|_| bad())?,
                 seq: q.parse().map_err(|_| bad())?,
             };
-            match out.iter_mut().find(|h| h.domain == g.domain) {
-                Some(h) if h.seq < g.seq => *h = g,
-                Some(_) => {}
-                None => out.push(g),
-            }
+            // One entry per domain, the highest sequence, sorted: as `merge` keeps them.
+            out.merge(&Position::Gtid(vec![g]));
         }
-        out.sort_by_key(|g| g.domain);
-        Ok(Some(Position::Gtid(out)))
+        Ok(Some(out))
     }
 }
 
