@@ -64,6 +64,7 @@ impl Context {
         };
         Err(Error::ReadOnly {
             database: database.to_string(),
+            shard: self.shard.as_deref().map(str::to_string),
             role,
             reason,
         })

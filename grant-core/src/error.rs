@@ -66,6 +66,149 @@ pub enum Error {
         shard: String,
     },
 
+    /// A shard scope or an explicit shard on a database that has no shards (a shard is
+    /// never ignored).
+    #[error("database `{database}` has no shards, but shard `{shard}` was asked for{}", for_model(.model))]
+    NotSharded {
+        /// The database.
+        database: String,
+        /// The shard asked for.
+        shard: String,
+        /// The model, if a model's statement asked.
+        model: Option<&'static str>,
+    },
+
+    /// A model declares a shard key (`#[shard_by(..)]`) but its database has no
+    /// `[sharding]` resolver.
+    #[error("model `{model}` is sharded by `{key}`, but database `{database}` has no sharding resolver; expected `[databases.{database}.sharding]` with a `resolver`")]
+    NoResolver {
+        /// The model.
+        model: &'static str,
+        /// Its shard key column(s).
+        key: String,
+        /// The database.
+        database: String,
+    },
+
+    /// The database's config names a resolver (`resolver = "<name>"`) that was not
+    /// registered with [`crate::Grant::register_resolver`].
+    #[error("database `{database}` routes by resolver `{resolver}`, which is not registered; expected `Grant::register_resolver(\"{resolver}\", ..)` before the first statement")]
+    UnknownResolver {
+        /// The database.
+        database: String,
+        /// The resolver name.
+        resolver: String,
+    },
+
+    /// The resolver could not place a key (a key of the wrong type, outside every
+    /// range, without a lookup entry, ...).
+    #[error("database `{database}`: {source}")]
+    Shard {
+        /// The database.
+        database: String,
+        /// The resolver's error, naming the resolver and the key.
+        #[source]
+        source: grant_sharding::ShardError,
+    },
+
+    /// A write of a sharded model whose shard key is NULL or missing: Grant cannot tell
+    /// which shard holds the row. Nothing was sent.
+    #[error("model `{model}`: shard key `{key}` is missing (NULL); the row's shard cannot be chosen and nothing was sent")]
+    ShardKeyMissing {
+        /// The model.
+        model: &'static str,
+        /// The shard key column.
+        key: &'static str,
+    },
+
+    /// An `update` that changes a row's shard key so that it belongs on another shard:
+    /// a move would be a cross-shard write. Nothing was changed. Delete the row and insert
+    /// it again instead.
+    #[error("model `{model}` row {primary_key}: changing shard key `{key}` moves it from shard `{from}` to shard `{to}`; nothing was changed (delete and insert instead)")]
+    ShardKeyChanged {
+        /// The model.
+        model: &'static str,
+        /// The shard key column(s).
+        key: String,
+        /// The row's primary key.
+        primary_key: String,
+        /// The shard that holds the row.
+        from: String,
+        /// The shard the new key belongs to.
+        to: String,
+    },
+
+    /// A statement in a transaction resolved to another shard than the transaction's.
+    /// Nothing was sent; a transaction never spans shards.
+    #[error("model `{model}`: the statement belongs on shard `{statement}` but the transaction is pinned to {}; nothing was sent", shard_or_none(.transaction))]
+    WrongShard {
+        /// The model.
+        model: &'static str,
+        /// The transaction's shard (`None`: the database itself).
+        transaction: Option<String>,
+        /// The shard(s) the statement resolved to.
+        statement: String,
+    },
+
+    /// A query of a sharded model that would visit every shard, where scatter is denied
+    /// (for the database or the call), or a write that needs the shard key without it.
+    #[error("model `{model}`: the query does not say which shard (no `{key}` in its filter) and scatter is denied; filter on `{key}`, name a shard, or allow scatter")]
+    ScatterDenied {
+        /// The model.
+        model: &'static str,
+        /// The shard key column(s).
+        key: String,
+    },
+
+    /// `update_all` / `delete_all` of a sharded model that would change rows on more than
+    /// one shard without `across_shards()`. Nothing was sent.
+    #[error("model `{model}`: `{op}` would write to {shards} shards; call `.across_shards()` to allow it (nothing was sent)")]
+    CrossShardWrite {
+        /// The model.
+        model: &'static str,
+        /// `update_all` or `delete_all`.
+        op: &'static str,
+        /// How many shards it would reach.
+        shards: usize,
+    },
+
+    /// `update_all` / `delete_all` across shards where some shards failed: the shards in
+    /// `written` committed their change (each shard is its own transaction), the shards in
+    /// `failed` did not. Nothing is hidden: retry the failed shards, or repair.
+    #[error("model `{model}`: `{op}` failed on {} of {} shards ({}); committed on: {}", .failed.len(), .failed.len() + .written.len(), failed_list(.failed), written_list(.written))]
+    PartialWrite {
+        /// The model.
+        model: &'static str,
+        /// `update_all` or `delete_all`.
+        op: &'static str,
+        /// `(shard, rows changed)` of the shards that committed.
+        written: Vec<(String, u64)>,
+        /// `(shard, error)` of the shards that failed.
+        failed: Vec<(String, Error)>,
+    },
+
+    /// One shard of a scatter failed; in strict mode (the default) the whole query fails
+    /// with it.
+    #[error("shard `{shard}` of database `{database}` failed: {source}")]
+    ShardFailed {
+        /// The database.
+        database: String,
+        /// The shard.
+        shard: String,
+        /// What went wrong there.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A shard added twice at runtime.
+    #[error("database `{database}` already has shard `{shard}`")]
+    DuplicateShard {
+        /// The database.
+        database: String,
+        /// The shard.
+        shard: String,
+    },
+
     /// A database registered twice at runtime.
     #[error("database `{database}` is already registered")]
     DuplicateDatabase {
@@ -83,10 +226,12 @@ pub enum Error {
     },
 
     /// A write was refused before any SQL was sent: the target reads only.
-    #[error("write refused on database `{database}` (role `{role}`): {reason}")]
+    #[error("write refused on database `{database}`{} (role `{role}`): {reason}", shard_suffix(.shard))]
     ReadOnly {
         /// The database.
         database: String,
+        /// The shard, when the statement was routed to one.
+        shard: Option<String>,
         /// The role the write would have used.
         role: Role,
         /// Why the target is read-only.
@@ -260,6 +405,8 @@ pub enum ReadOnlyReason {
     ReadOnlyTransaction,
     /// A fan-out ([`crate::FanOut`]) reads only unless `allow_writes()` was called.
     FanOut,
+    /// The shard is configured `readonly = true` (an archive, a past year).
+    ReadonlyShard,
 }
 
 impl std::fmt::Display for ReadOnlyReason {
@@ -269,6 +416,7 @@ impl std::fmt::Display for ReadOnlyReason {
             ReadOnlyReason::PreventWrites => "the current scope prevents writes",
             ReadOnlyReason::ReadonlyDatabase => "the database is read-only",
             ReadOnlyReason::ReadOnlyTransaction => "the transaction is read-only",
+            ReadOnlyReason::ReadonlyShard => "the shard is read-only; nothing was sent",
             ReadOnlyReason::FanOut => {
                 "a fan-out reads only unless `allow_writes()` is called; nothing was sent"
             }
@@ -282,6 +430,32 @@ fn for_model(model: &Option<&'static str>) -> String {
         .unwrap_or_default()
 }
 
+fn failed_list(failed: &[(String, Error)]) -> String {
+    failed
+        .iter()
+        .map(|(s, e)| format!("`{s}`: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn written_list(written: &[(String, u64)]) -> String {
+    if written.is_empty() {
+        return "none".to_string();
+    }
+    written
+        .iter()
+        .map(|(s, n)| format!("`{s}` ({n} rows)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn shard_or_none(shard: &Option<String>) -> String {
+    match shard {
+        Some(s) => format!("shard `{s}`"),
+        None => "the database itself (no shard)".to_string(),
+    }
+}
+
 fn shard_suffix(shard: &Option<String>) -> String {
     shard
         .as_deref()
@@ -292,16 +466,24 @@ fn shard_suffix(shard: &Option<String>) -> String {
 impl Error {
     /// True when the error is a refused write ([`Error::ReadOnly`]).
     pub fn is_read_only(&self) -> bool {
-        matches!(self, Error::ReadOnly { .. })
+        matches!(self.root(), Error::ReadOnly { .. })
+    }
+
+    /// The error itself, or for [`Error::ShardFailed`] the shard's error.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::ShardFailed { source, .. } => source.root(),
+            other => other,
+        }
     }
 
     /// True when the error is a statement timeout ([`Error::Timeout`]).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        matches!(self.root(), Error::Timeout { .. })
     }
 
     /// True when the server could not be reached ([`Error::Connect`]).
     pub fn is_connect(&self) -> bool {
-        matches!(self, Error::Connect { .. })
+        matches!(self.root(), Error::Connect { .. })
     }
 }

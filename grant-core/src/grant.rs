@@ -103,10 +103,19 @@ impl Grant {
     /// writer of a readonly database), begun `READ ONLY`, and every write in it is refused
     /// with [`Error::ReadOnly`] before any SQL is sent.
     pub async fn begin_on(&self, database: &str) -> Result<Transaction> {
+        self.begin_at(database, None).await
+    }
+
+    /// Begin a transaction on `database`, on `shard` (`None`: the scope's shard).
+    pub(crate) async fn begin_at(
+        &self,
+        database: &str,
+        shard: Option<&str>,
+    ) -> Result<Transaction> {
         let ctx = Context::current();
         let role = ctx.role.clone().unwrap_or(Role::Writing);
         let entry = self.inner.handler.role_entry(database, &role)?;
-        let targets = entry.targets(ctx.shard.as_deref())?;
+        let targets = entry.targets(shard.or(ctx.shard.as_deref()))?;
         // Refused writes (reading role, prevent-writes) and readonly databases make a
         // read-only transaction on the target that scope reads from.
         let read_only = match ctx.check_write(database) {
@@ -124,7 +133,7 @@ impl Grant {
         };
         Transaction::begin(
             slot,
-            self.inner.default.clone(),
+            self.clone(),
             read_only.map(|reason| (role, reason)),
             track,
         )

@@ -28,6 +28,7 @@ mod raw;
 mod role;
 mod route;
 mod session;
+mod shards;
 mod sql;
 mod sql_str;
 mod transaction;
@@ -35,10 +36,13 @@ mod value;
 
 pub use backend::Backend;
 pub use classify::{classify_sql, SqlKind};
-pub use config::{Config, ConfigError, ConfigErrorKind, DatabaseConfig, PoolConfig, ShardConfig};
+pub use config::{
+    Config, ConfigError, ConfigErrorKind, DatabaseConfig, PoolConfig, ResolverConfig, ShardConfig,
+    ShardingConfig,
+};
 pub use context::{connected_to, connection, spawn, while_preventing_writes, ConnectedTo, Context};
 pub use error::{Error, ReadOnlyReason, Result};
-pub use exec::{Executor, Target};
+pub use exec::{Executor, ScatterReport, ShardOutcome, Target};
 pub use fan_out::{DatabaseOutcome, FanOut, FanOutReport};
 pub use grant::Grant;
 pub use handler::{
@@ -52,6 +56,7 @@ pub use role::Role;
 pub use session::{
     session, Gtid, Position, PositionParseError, Session, TokenError, MAX_TOKEN_LEN,
 };
+pub use shards::OnShard;
 pub use sql::{SqlWriter, Statements};
 pub use sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use transaction::Transaction;

@@ -40,6 +40,9 @@ pub struct ModelMeta {
     pub primary_key: usize,
     /// Whether the database generates the key (auto-increment).
     pub auto_increment: bool,
+    /// Indexes in `columns` of the shard key (`#[shard_by(..)]`); empty for a model that
+    /// is not sharded.
+    pub shard_key: &'static [usize],
     /// The database that serves the writing role (`None`: the config's default).
     pub database: Option<&'static str>,
     /// A database entry that serves the reading role (`None`: the writer's replicas).
@@ -289,9 +292,7 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
         &'e self,
         executor: impl Executor<'e>,
     ) -> impl std::future::Future<Output = Result<bool>> + Send + 'e {
-        async move {
-            crate::exec::delete_by_key::<Self>(executor.into_target(), self.key().to_value()).await
-        }
+        async move { crate::exec::delete::<Self>(executor.into_target(), self).await }
     }
 
     /// Rows from a raw SQL statement (written in the target engine's dialect), decoded by

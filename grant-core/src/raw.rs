@@ -65,24 +65,30 @@ impl RawQuery {
 
     /// Every row. A read when the text only reads; otherwise a write (see the module docs).
     pub async fn fetch_all<'e>(self, executor: impl Executor<'e>) -> Result<Vec<Row>> {
-        let req = request(&self.database, access_of(&self.sql), "raw_fetch");
-        let conn = exec::resolve(executor.into_target(), &req)?;
+        let (target, pinned) = executor.into_target().split();
+        let mut req = request(&self.database, access_of(&self.sql), "raw_fetch");
+        pinned.apply(&mut req);
+        let conn = exec::resolve(target, &req)?;
         exec::fetch_rows(conn, &req, &self.sql, self.binds).await
     }
 
     /// The first row, if any; the rest are not fetched. Classified like
     /// [`RawQuery::fetch_all`].
     pub async fn fetch_optional<'e>(self, executor: impl Executor<'e>) -> Result<Option<Row>> {
-        let req = request(&self.database, access_of(&self.sql), "raw_fetch");
-        let conn = exec::resolve(executor.into_target(), &req)?;
+        let (target, pinned) = executor.into_target().split();
+        let mut req = request(&self.database, access_of(&self.sql), "raw_fetch");
+        pinned.apply(&mut req);
+        let conn = exec::resolve(target, &req)?;
         exec::fetch_row(conn, &req, &self.sql, self.binds).await
     }
 
     /// Run a statement as a write, whatever it is: routed to the writer and refused on
     /// read-only targets. Returns the number of rows affected.
     pub async fn execute<'e>(self, executor: impl Executor<'e>) -> Result<u64> {
-        let req = request(&self.database, Access::Write, "raw_execute");
-        let conn = exec::resolve(executor.into_target(), &req)?;
+        let (target, pinned) = executor.into_target().split();
+        let mut req = request(&self.database, Access::Write, "raw_execute");
+        pinned.apply(&mut req);
+        let conn = exec::resolve(target, &req)?;
         Ok(exec::execute(conn, &req, &self.sql, self.binds).await?.0)
     }
 }
@@ -132,6 +138,7 @@ fn request<'a>(database: &'a Option<String>, access: Access, op: &'static str) -
     Request {
         model: "raw",
         database: database.as_deref(),
+        shard: None,
         reading: None,
         access,
         op,

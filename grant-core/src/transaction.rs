@@ -230,7 +230,8 @@ const DROP_ROLLBACK_LIMIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Transaction {
     key: PoolKey,
-    default_database: std::sync::Arc<str>,
+    /// The handle that began it (routing of sharded models, the default database).
+    grant: crate::Grant,
     read_only: Option<(Role, ReadOnlyReason)>,
     /// Records the transaction's writes in the session that began it, on commit.
     track: Option<Track>,
@@ -240,7 +241,7 @@ pub struct Transaction {
 impl Transaction {
     pub(crate) async fn begin(
         slot: &PoolSlot,
-        default_database: std::sync::Arc<str>,
+        grant: crate::Grant,
         read_only: Option<(Role, ReadOnlyReason)>,
         track: Option<Track>,
     ) -> Result<Transaction> {
@@ -254,11 +255,16 @@ impl Transaction {
         );
         Ok(Transaction {
             key: slot.key().clone(),
-            default_database,
+            grant,
             read_only,
             track,
             inner,
         })
+    }
+
+    /// The handle that began it.
+    pub(crate) fn grant(&self) -> &crate::Grant {
+        &self.grant
     }
 
     /// The database the transaction runs on.
@@ -289,7 +295,7 @@ impl Transaction {
     }
 
     pub(crate) fn check(&self, req: &Request<'_>) -> Result<()> {
-        let database = req.database.unwrap_or(&self.default_database);
+        let database = req.database.unwrap_or(self.grant.default_database());
         if database != &*self.key.database {
             return Err(Error::WrongTransaction {
                 model: req.model,
@@ -297,10 +303,20 @@ impl Transaction {
                 transaction_database: self.key.database.to_string(),
             });
         }
+        if let Some(shard) = req.shard {
+            if Some(shard) != self.key.shard.as_deref() {
+                return Err(Error::WrongShard {
+                    model: req.model,
+                    transaction: self.key.shard.as_deref().map(str::to_string),
+                    statement: shard.to_string(),
+                });
+            }
+        }
         if req.access == Access::Write {
             if let Some((role, reason)) = &self.read_only {
                 return Err(Error::ReadOnly {
                     database: self.key.database.to_string(),
+                    shard: self.key.shard.as_deref().map(str::to_string),
                     role: role.clone(),
                     reason: *reason,
                 });

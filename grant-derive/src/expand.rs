@@ -20,6 +20,13 @@ pub fn expand(m: &ModelInput) -> TokenStream {
         .position(|f| f.ident == key_field.ident)
         .expect("the key is a column");
     let auto = m.auto_increment;
+    let shard_key = m.shard_key.iter().map(|&i| {
+        let field = &m.fields[i];
+        columns
+            .iter()
+            .position(|f| f.ident == field.ident)
+            .expect("the shard key is a column")
+    });
     let database = opt_str(&m.database);
     let reading = opt_str(&m.reading);
 
@@ -157,6 +164,7 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                 columns: &__GRANT_COLUMNS,
                 primary_key: #key_index,
                 auto_increment: #auto,
+                shard_key: &[#(#shard_key),*],
                 database: #database,
                 reading: #reading,
                 timestamps: #timestamps,

@@ -54,7 +54,7 @@ mod expand;
 mod parse;
 
 /// Implement `grant::Model` for a struct; see the crate documentation for attributes.
-#[proc_macro_derive(Model, attributes(grant, connects_to))]
+#[proc_macro_derive(Model, attributes(grant, connects_to, shard_by))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     match parse::ModelInput::from_derive(&input) {

@@ -15,6 +15,8 @@ pub struct ModelInput {
     /// Index in `fields` of the key.
     pub primary_key: usize,
     pub auto_increment: bool,
+    /// Indexes in `fields` of the shard key (`#[shard_by(..)]`), in the order written.
+    pub shard_key: Vec<usize>,
 }
 
 /// A parsed field.
@@ -131,7 +133,38 @@ impl ModelInput {
         let mut writing: Option<Seen<String>> = None;
         let mut reading: Option<Seen<String>> = None;
         let mut timestamps: Option<Seen<Timestamps>> = None;
+        let mut shard_by: Option<Seen<Vec<Ident>>> = None;
         for attr in &input.attrs {
+            if attr.path().is_ident("shard_by") {
+                let r = attr
+                    .parse_args_with(
+                        syn::punctuated::Punctuated::<Ident, syn::Token![,]>::parse_terminated,
+                    )
+                    .map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            "expected field names: #[shard_by(customer_id)] or #[shard_by(region, customer_id)]",
+                        )
+                    })
+                    .and_then(|list| {
+                        if list.is_empty() {
+                            return Err(syn::Error::new_spanned(
+                                attr,
+                                "#[shard_by()] names no field; expected #[shard_by(customer_id)]",
+                            ));
+                        }
+                        once(
+                            &mut shard_by,
+                            list.into_iter().collect(),
+                            attr.path().span(),
+                            "shard_by",
+                        )
+                    });
+                if let Err(e) = r {
+                    errors.push(e);
+                }
+                continue;
+            }
             if attr.path().is_ident("grant") {
                 let r = attr.parse_nested_meta(|meta| {
                     let span = meta.path.span();
@@ -329,6 +362,10 @@ impl ModelInput {
                 ));
             }
         }
+        let shard_key = match &shard_by {
+            Some(seen) => resolve_shard_key(&seen.value, &fields, &mut errors),
+            None => Vec::new(),
+        };
         errors.finish()?;
 
         let auto_increment = !manual && is_integer(&fields[primary_key].ty);
@@ -340,8 +377,75 @@ impl ModelInput {
             fields,
             primary_key,
             auto_increment,
+            shard_key,
         })
     }
+}
+
+/// The fields `#[shard_by(..)]` names, checked: each a known, stored field, once, of a
+/// type a resolver can take (integers, text, UUIDs, timestamps and dates; not an Option:
+/// a row without its key could not be placed).
+fn resolve_shard_key(names: &[Ident], fields: &[FieldInput], errors: &mut Errors) -> Vec<usize> {
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let wanted = unraw(name);
+        let Some(i) = fields.iter().position(|f| f.name() == wanted) else {
+            let known: Vec<String> = fields
+                .iter()
+                .filter(|f| !f.skip)
+                .map(|f| f.name())
+                .collect();
+            errors.push(syn::Error::new(
+                name.span(),
+                format!(
+                    "no field `{wanted}` to shard by; expected one of: {}",
+                    known.join(", ")
+                ),
+            ));
+            continue;
+        };
+        if out.contains(&i) {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("`{wanted}` is named twice in #[shard_by]; keep one"),
+            ));
+            continue;
+        }
+        let f = &fields[i];
+        if f.skip {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!(
+                    "field `{wanted}` is #[grant(skip)]ped: a shard key must be a stored column"
+                ),
+            ));
+        } else if f.inner.is_some() {
+            errors.push(syn::Error::new_spanned(
+                &f.ty,
+                format!("shard key `{wanted}` cannot be an Option: a row without its key could not be placed on a shard"),
+            ));
+        } else if !is_shard_key_type(&f.ty) {
+            errors.push(syn::Error::new_spanned(
+                &f.ty,
+                format!("shard key `{wanted}` has a type a resolver cannot take; expected an integer (i16, i32, i64), String, Uuid, DateTime<Utc>, NaiveDateTime or NaiveDate"),
+            ));
+        }
+        out.push(i);
+    }
+    out
+}
+
+fn is_shard_key_type(ty: &Type) -> bool {
+    let Type::Path(p) = ty else {
+        return false;
+    };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    matches!(
+        last.ident.to_string().as_str(),
+        "i16" | "i32" | "i64" | "String" | "Uuid" | "DateTime" | "NaiveDateTime" | "NaiveDate"
+    )
 }
 
 impl TimestampKind {

@@ -190,6 +190,20 @@ impl TimeInterval {
         self.parse(name).is_some()
     }
 
+    /// Whether `name` is a partition name the pattern can produce.
+    ///
+    /// ```
+    /// use grant_sharding::TimeInterval;
+    ///
+    /// let yearly = TimeInterval::yearly("prices_{yyyy}")?;
+    /// assert!(yearly.produces("prices_2024"));
+    /// assert!(!yearly.produces("prices_staging"));
+    /// # Ok::<(), grant_sharding::ShardError>(())
+    /// ```
+    pub fn produces(&self, name: &str) -> bool {
+        self.matches(name)
+    }
+
     /// The partition index of a name the pattern produces, `None` for any other name.
     fn parse(&self, name: &str) -> Option<i64> {
         let mut rest = name.as_bytes();

@@ -9,6 +9,7 @@ use crate::backend::Backend;
 
 use super::hook::ConnectHook;
 use super::replication::ReplicationConfig;
+use super::sharding::ShardingConfig;
 use super::sqlite::SqliteOptions;
 use super::url::redact;
 
@@ -65,6 +66,8 @@ pub struct DatabaseConfig {
     pub roles: BTreeMap<String, String>,
     /// Shards of this database, by name.
     pub shards: BTreeMap<String, ShardConfig>,
+    /// How sharded models pick a shard (`[databases.<name>.sharding]`); needs `shards`.
+    pub sharding: Option<ShardingConfig>,
     /// The longest any one statement (or transaction step: begin, commit, rollback) may
     /// run before Grant abandons it with [`crate::Error::Timeout`] and closes its
     /// connection. `None` (`statement_timeout = "off"`) waits as long as the server takes.
@@ -98,6 +101,7 @@ impl DatabaseConfig {
             migrations: None,
             roles: BTreeMap::new(),
             shards: BTreeMap::new(),
+            sharding: None,
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
             sqlite: SqliteOptions::default(),
             after_connect: Vec::new(),
@@ -205,6 +209,12 @@ impl DatabaseConfig {
         self.shards.insert(name.into(), shard);
         self
     }
+
+    /// Sets how sharded models pick a shard.
+    pub fn sharding(mut self, sharding: ShardingConfig) -> Self {
+        self.sharding = Some(sharding);
+        self
+    }
 }
 
 impl fmt::Debug for DatabaseConfig {
@@ -221,6 +231,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("migrations", &self.migrations)
             .field("roles", &self.roles)
             .field("shards", &self.shards)
+            .field("sharding", &self.sharding)
             .field("statement_timeout", &self.statement_timeout)
             .field("sqlite", &self.sqlite)
             .field("after_connect", &self.after_connect)
@@ -248,6 +259,9 @@ pub struct ShardConfig {
     pub replicas: Vec<String>,
     /// One weight per replica for `balance = "weighted"`; empty otherwise.
     pub replica_weights: Vec<u32>,
+    /// Refuse writes on this shard (an archive, a past year); reads still reach it. Every
+    /// shard of a `readonly` database is read-only.
+    pub readonly: bool,
 }
 
 impl ShardConfig {
@@ -257,7 +271,14 @@ impl ShardConfig {
             url: url.into(),
             replicas: Vec::new(),
             replica_weights: Vec::new(),
+            readonly: false,
         }
+    }
+
+    /// Refuse (or allow) writes on this shard.
+    pub fn readonly(mut self, readonly: bool) -> Self {
+        self.readonly = readonly;
+        self
     }
 
     /// Adds a replica URL.
@@ -280,6 +301,7 @@ impl fmt::Debug for ShardConfig {
             .field("url", &redact(&self.url))
             .field("replicas", &redact_all(&self.replicas))
             .field("replica_weights", &self.replica_weights)
+            .field("readonly", &self.readonly)
             .finish()
     }
 }

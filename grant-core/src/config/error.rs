@@ -213,6 +213,16 @@ pub enum ConfigErrorKind {
         /// The entry this one replicates.
         replica_of: String,
     },
+    /// `[sharding]` on a database without shards.
+    #[error("`sharding` needs shards; expected a `[databases.<name>.shards.<shard>]` table for each shard")]
+    ShardingWithoutShards,
+    /// The resolver's parameters are not usable (a range out of order, a bad pattern, a
+    /// shard that is not configured, ...).
+    #[error("invalid sharding: {reason}")]
+    InvalidSharding {
+        /// What is wrong, naming the shard or parameter.
+        reason: String,
+    },
     /// A custom role named `writing` or `reading`.
     #[error("role name `{role}` is reserved (the writing and reading roles come from `url` and `replicas`); expected another name")]
     ReservedRole {

@@ -110,6 +110,7 @@ mod interpolate;
 mod parse;
 mod path;
 mod replication;
+mod sharding;
 mod sqlite;
 mod url;
 mod validate;
@@ -124,6 +125,7 @@ pub use replication::{
     Balance, Consistency, ReplicaFallback, ReplicationConfig, DEFAULT_CAUSAL_WAIT,
     DEFAULT_CHECK_INTERVAL, DEFAULT_REPLICA_DELAY,
 };
+pub use sharding::{ResolverConfig, ShardingConfig, DEFAULT_SCATTER_CONCURRENCY};
 pub use sqlite::{JournalMode, SqliteOptions, Synchronous};
 
 /// The environment used when `GRANT_ENV` is unset or empty.

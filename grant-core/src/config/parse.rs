@@ -49,8 +49,29 @@ const SQLITE: Shape = Keys(
     "a table of SQLite options",
 );
 const SHARD: Shape = Keys(
-    &[("replica_weights", Leaf), ("replicas", Leaf), ("url", Leaf)],
+    &[
+        ("readonly", Leaf),
+        ("replica_weights", Leaf),
+        ("replicas", Leaf),
+        ("url", Leaf),
+    ],
     "a shard table with a `url`",
+);
+const SHARDING: Shape = Keys(
+    &[
+        ("concurrency", Leaf),
+        ("default", Leaf),
+        ("end", Leaf),
+        ("every", Leaf),
+        ("lookup", Leaf),
+        ("pattern", Leaf),
+        ("ranges", Leaf),
+        ("resolver", Leaf),
+        ("scatter", Leaf),
+        ("shards", Leaf),
+        ("timeout", Leaf),
+    ],
+    "a sharding table with a `resolver`",
 );
 const DATABASE: Shape = Keys(
     &[
@@ -69,6 +90,7 @@ const DATABASE: Shape = Keys(
         ("replica_weights", Leaf),
         ("replicas", Leaf),
         ("roles", Map(&Leaf, "a table of role = \"database\" pairs")),
+        ("sharding", SHARDING),
         ("shards", Map(&SHARD, "a table of shards")),
         ("sqlite", SQLITE),
         ("statement_timeout", Leaf),
@@ -242,7 +264,7 @@ pub(crate) fn convert(
     })
 }
 
-struct Fields<'a> {
+pub(super) struct Fields<'a> {
     interpolated: &'a BTreeSet<String>,
     unknown_interpolated: bool,
 }
@@ -300,8 +322,16 @@ impl Fields<'_> {
                 let mut config = ShardConfig::new(self.required_url(shard, &shard_path)?);
                 config.replicas = self.urls(shard, &shard_path, "replicas")?;
                 config.replica_weights = self.weights(shard, &shard_path)?;
+                config.readonly = self
+                    .boolean(shard, &shard_path, "readonly")?
+                    .unwrap_or(false);
                 db.shards.insert(name.to_owned(), config);
             }
+        }
+        if let Some(sharding) =
+            self.table(t, path, "sharding", "a sharding table with a `resolver`")?
+        {
+            db.sharding = Some(self.sharding(sharding, &key_path(path, "sharding"))?);
         }
         Ok(db)
     }
@@ -411,7 +441,7 @@ impl Fields<'_> {
 
     /// A string that must be one of `expected` (comma-separated, lower case), compared
     /// ignoring ASCII case; returned in lower case.
-    fn choice(
+    pub(super) fn choice(
         &self,
         t: &Table,
         path: &str,
@@ -444,7 +474,7 @@ impl Fields<'_> {
             .ok_or_else(|| ConfigError::new(key_path(path, "url"), ConfigErrorKind::MissingUrl))
     }
 
-    fn string(
+    pub(super) fn string(
         &self,
         t: &Table,
         path: &str,
@@ -458,7 +488,7 @@ impl Fields<'_> {
         }
     }
 
-    fn table<'t>(
+    pub(super) fn table<'t>(
         &self,
         t: &'t Table,
         path: &str,
@@ -482,7 +512,7 @@ impl Fields<'_> {
         )
     }
 
-    fn strings(
+    pub(super) fn strings(
         &self,
         t: &Table,
         path: &str,
@@ -497,7 +527,7 @@ impl Fields<'_> {
     }
 
     /// An array at `key` (absent: empty), each item converted by `item` with its key path.
-    fn array<T>(
+    pub(super) fn array<T>(
         &self,
         t: &Table,
         path: &str,
@@ -516,7 +546,12 @@ impl Fields<'_> {
             Some(other) => Err(wrong_type(&child, expected, other)),
         }
     }
-    fn boolean(&self, t: &Table, path: &str, key: &str) -> Result<Option<bool>, ConfigError> {
+    pub(super) fn boolean(
+        &self,
+        t: &Table,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<bool>, ConfigError> {
         let child = key_path(path, key);
         if self.unknown(&child) {
             return Ok(None);
@@ -539,7 +574,12 @@ impl Fields<'_> {
         }
     }
 
-    fn integer_u32(&self, t: &Table, path: &str, key: &str) -> Result<Option<u32>, ConfigError> {
+    pub(super) fn integer_u32(
+        &self,
+        t: &Table,
+        path: &str,
+        key: &str,
+    ) -> Result<Option<u32>, ConfigError> {
         let child = key_path(path, key);
         if self.unknown(&child) {
             return Ok(None);
@@ -573,7 +613,7 @@ impl Fields<'_> {
     }
 
     /// `Some(None)` when disabled (`"none"` or `false`, only if `allow_none`).
-    fn duration(
+    pub(super) fn duration(
         &self,
         t: &Table,
         path: &str,
@@ -633,7 +673,7 @@ fn sorted_keys(table: &Table) -> Vec<&str> {
     keys
 }
 
-fn wrong_type(path: &str, expected: &'static str, found: &Value) -> ConfigError {
+pub(super) fn wrong_type(path: &str, expected: &'static str, found: &Value) -> ConfigError {
     let found = match found {
         Value::String(_) => "a string",
         Value::Integer(_) => "an integer",

@@ -265,6 +265,10 @@ fn check_database(
             written,
         )?;
     }
+    if let Some(sharding) = &db.sharding {
+        let names: Vec<&str> = db.shards.keys().map(String::as_str).collect();
+        super::sharding::check(sharding, &names, &key_path(&path, "sharding"))?;
+    }
     Ok(db)
 }
 

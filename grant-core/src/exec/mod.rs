@@ -11,6 +11,7 @@ use crate::handler::{is_target_failure, PoolKey};
 use crate::model::ModelMeta;
 use crate::route::{Again, Routed, TrackKind};
 use crate::transaction::{Transaction, TxInner};
+use std::sync::Arc;
 
 /// Whether a statement reads or writes; writes are refused on read-only targets before
 /// any SQL is sent.
@@ -23,13 +24,65 @@ pub enum Access {
     Write,
 }
 
-/// Where a statement runs: routed through a [`Grant`], or inside a [`Transaction`].
+/// Where a statement runs: routed through a [`Grant`], on a named shard, or inside a
+/// [`Transaction`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Target<'e> {
     /// Route by model, scope and config.
     Grant(&'e Grant),
     /// Run inside this transaction (its database's writer).
     Tx(&'e mut Transaction),
+    /// Route like [`Target::Grant`], on this shard of the model's database
+    /// ([`Grant::on_shard`](crate::Grant::on_shard)).
+    Shard(&'e Grant, Arc<str>),
+    /// One shard of a scatter: the shard, and the scatter's deadline.
+    #[doc(hidden)]
+    ScatterPart(&'e Grant, Arc<str>, Option<tokio::time::Instant>),
+}
+
+/// What a target fixes beyond the routing: an explicit shard, a deadline.
+#[derive(Debug, Default)]
+pub(crate) struct Pinned {
+    pub(crate) shard: Option<Arc<str>>,
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+impl Pinned {
+    /// Set the shard and deadline of `req`.
+    #[inline]
+    pub(crate) fn apply<'a>(&'a self, req: &mut Request<'a>) {
+        if let Some(s) = &self.shard {
+            req.shard = Some(s);
+        }
+        if self.deadline.is_some() {
+            req.deadline = self.deadline;
+        }
+    }
+}
+
+impl<'e> Target<'e> {
+    /// The target to route on, and what it pins.
+    #[inline]
+    pub(crate) fn split(self) -> (Target<'e>, Pinned) {
+        match self {
+            Target::Shard(g, shard) => (
+                Target::Grant(g),
+                Pinned {
+                    shard: Some(shard),
+                    deadline: None,
+                },
+            ),
+            Target::ScatterPart(g, shard, deadline) => (
+                Target::Grant(g),
+                Pinned {
+                    shard: Some(shard),
+                    deadline,
+                },
+            ),
+            other => (other, Pinned::default()),
+        }
+    }
 }
 
 /// Something statements can run on: `&Grant` (routed) or `&mut Transaction` (pinned).
@@ -59,6 +112,9 @@ pub(crate) struct Request<'a> {
     pub model: &'static str,
     /// The database (`None`: the default).
     pub database: Option<&'a str>,
+    /// The shard, when the statement names it (`on_shard`) or its key resolved to it;
+    /// `None`: the scope's shard, if any.
+    pub shard: Option<&'a str>,
     /// An entry that serves reads (`#[connects_to(reading = ..)]`).
     pub reading: Option<&'a str>,
     pub access: Access,
@@ -81,6 +137,7 @@ impl<'a> Request<'a> {
         Request {
             model: meta.name,
             database: meta.database,
+            shard: None,
             reading: meta.reading,
             access,
             op,
@@ -124,6 +181,9 @@ pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<
             tx.check(req)?;
             let (key, inner) = tx.parts();
             Ok(Conn::Tx { key, inner })
+        }
+        Target::Shard(grant, _) | Target::ScatterPart(grant, _, _) => {
+            grant.route(req).map(Conn::Pool)
         }
     }
 }
@@ -352,10 +412,13 @@ macro_rules! run_read {
 mod errors;
 mod ops;
 mod run;
+mod scatter;
+mod sharded;
 
 pub(crate) use errors::{ErrCtx, ErrSource};
-pub(crate) use ops::{
-    count, delete_all, delete_by_key, exists, fetch_models, find, insert, insert_all, update,
-    update_all,
-};
 pub(crate) use run::{execute, fetch_row, fetch_rows, fetch_rows_capped, record_write};
+pub use scatter::{ScatterReport, ShardOutcome};
+pub(crate) use sharded::{
+    count, delete, delete_all, exists, fetch_models, fetch_report, find, insert, insert_all,
+    update, update_all, write_all_report,
+};

@@ -38,7 +38,9 @@ pub(crate) async fn fetch_models<M: Model>(
     select: Select<'_>,
     access: Access,
 ) -> Result<Vec<M>> {
+    let (target, pinned) = target.split();
     let mut req = Request::model(M::META, access, "select");
+    pinned.apply(&mut req);
     if let Select::Raw { sql, .. } = &select {
         // SQL written by the user is classified, not trusted by the method that sent it.
         req.access = crate::raw::access_of(sql);
@@ -63,7 +65,9 @@ pub(crate) async fn fetch_models<M: Model>(
 
 /// The row of `M` with this key.
 pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Option<M>> {
-    let req = Request::model(M::META, Access::Read, "find");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Read, "find");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let sql = &M::META.statements(conn.backend()).find;
     run_read!(
@@ -86,7 +90,9 @@ pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Opt
 }
 
 pub(crate) async fn count<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<i64> {
-    let req = Request::model(M::META, Access::Read, "count");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Read, "count");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let backend = conn.backend();
     let mut w = SqlWriter::new(backend, 96);
@@ -106,7 +112,9 @@ pub(crate) async fn count<M: Model>(target: Target<'_>, parts: &QueryParts) -> R
 }
 
 pub(crate) async fn exists<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<bool> {
-    let req = Request::model(M::META, Access::Read, "exists");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Read, "exists");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let mut w = SqlWriter::new(conn.backend(), 96);
     let mut binds = Vec::new();
@@ -162,7 +170,9 @@ fn touch<M: Model>(m: &mut M, inserting: bool) {
 /// [`Error::KeyOverflow`] (naming model and key column) and the row is deleted again before
 /// the error is returned; see [`Model::insert`] for the choice.
 pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()> {
-    let req = Request::model(M::META, Access::Write, "insert");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Write, "insert");
+    pinned.apply(&mut req);
     let mut conn = resolve(target, &req)?;
     touch(m, true);
     let mut values = Vec::with_capacity(M::META.columns.len());
@@ -303,7 +313,8 @@ pub(crate) async fn insert_all<M: Model>(
     if rows.is_empty() {
         return Ok(0);
     }
-    let req = Request::model(
+    let (target, pinned) = target.split();
+    let mut req = Request::model(
         M::META,
         Access::Write,
         if read_keys {
@@ -312,6 +323,7 @@ pub(crate) async fn insert_all<M: Model>(
             "insert_all_without_keys"
         },
     );
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let backend = conn.backend();
     let per_row = insert_columns(M::META).count();
@@ -500,7 +512,9 @@ fn reborrow<'a>(conn: &'a mut Conn<'_>) -> Conn<'a> {
 }
 
 pub(crate) async fn update<M: Model>(target: Target<'_>, m: &mut M) -> Result<bool> {
-    let req = Request::model(M::META, Access::Write, "update");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Write, "update");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     touch(m, false);
     let mut values = Vec::with_capacity(M::META.columns.len());
@@ -512,7 +526,9 @@ pub(crate) async fn update<M: Model>(target: Target<'_>, m: &mut M) -> Result<bo
 }
 
 pub(crate) async fn delete_by_key<M: Model>(target: Target<'_>, key: Value) -> Result<bool> {
-    let req = Request::model(M::META, Access::Write, "delete");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Write, "delete");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let sql = &M::META.statements(conn.backend()).delete;
     let (n, _) = execute(conn, &req, sql, vec![key]).await?;
@@ -524,7 +540,9 @@ pub(crate) async fn update_all<M: Model>(
     parts: &QueryParts,
     assignments: &[Assignment],
 ) -> Result<u64> {
-    let req = Request::model(M::META, Access::Write, "update_all");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Write, "update_all");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let mut w = SqlWriter::new(conn.backend(), 128);
     let mut binds = Vec::with_capacity(assignments.len() + parts.filters.len());
@@ -542,7 +560,9 @@ pub(crate) async fn update_all<M: Model>(
 }
 
 pub(crate) async fn delete_all<M: Model>(target: Target<'_>, parts: &QueryParts) -> Result<u64> {
-    let req = Request::model(M::META, Access::Write, "delete_all");
+    let (target, pinned) = target.split();
+    let mut req = Request::model(M::META, Access::Write, "delete_all");
+    pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let mut w = SqlWriter::new(conn.backend(), 96);
     let mut binds = Vec::new();

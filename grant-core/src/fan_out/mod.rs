@@ -243,6 +243,7 @@ impl<'g> FanOut<'g> {
                     backend: self.backend_of(name),
                     rows: Err(Error::ReadOnly {
                         database: name.clone(),
+                        shard: None,
                         role: Role::Reading,
                         reason: ReadOnlyReason::FanOut,
                     }),
@@ -281,6 +282,7 @@ impl<'g> FanOut<'g> {
         let req = Request {
             model: "raw",
             database: Some(name),
+            shard: None,
             reading: None,
             access,
             op: "fan_out",

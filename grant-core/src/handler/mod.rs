@@ -12,11 +12,13 @@ mod options;
 mod pool;
 pub(crate) mod positions;
 mod session;
+mod sharding;
 
 pub(crate) use health::is_target_failure;
 pub use health::ReplicaState;
 pub(crate) use pool::timeout_error;
 pub use pool::{Pool, PoolKey, PoolKind, PoolSlot, PoolStats};
+pub use sharding::ShardRouting;
 
 use options::BaseOptions;
 pub(crate) use options::MYSQL_READ_ONLY_SESSION;
@@ -29,9 +31,15 @@ use dashmap::DashMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
-use crate::config::{Config, Consistency, DatabaseConfig, ReplicaFallback, ReplicationConfig};
+use crate::config::{
+    Config, Consistency, DatabaseConfig, ReplicaFallback, ReplicationConfig, ShardConfig,
+};
 use crate::error::{Error, Result};
 use crate::role::Role;
+use grant_sharding::ShardResolver;
+
+/// Resolvers registered by name.
+type Resolvers = DashMap<String, Arc<dyn ShardResolver>, foldhash::fast::RandomState>;
 
 /// The pools of one shard (or of the database itself): a writer, a read-only twin of the
 /// writer, and the replicas with their health.
@@ -42,6 +50,8 @@ pub struct Targets {
     replicas: Vec<Arc<PoolSlot>>,
     next: AtomicUsize,
     replication: ReplicationConfig,
+    /// Whether writes are refused (a readonly database or shard).
+    readonly: bool,
     /// Whether a monitor of positions and lag is wanted, and whether it runs.
     monitored: bool,
     monitor_started: AtomicBool,
@@ -98,6 +108,7 @@ impl Targets {
             replicas,
             next: AtomicUsize::new(0),
             replication: config.replication.clone(),
+            readonly,
             monitored,
             monitor_started: AtomicBool::new(false),
             stop,
@@ -114,6 +125,11 @@ impl Targets {
     /// `readonly` database, whose writer is read-only already, it is that pool).
     pub fn writer_read_only(&self) -> &Arc<PoolSlot> {
         &self.writer_read_only
+    }
+
+    /// Whether these targets refuse writes (a `readonly` database or shard).
+    pub fn readonly(&self) -> bool {
+        self.readonly
     }
 
     /// The replicas (reading role).
@@ -210,8 +226,13 @@ pub struct DatabaseEntry {
     name: Arc<str>,
     config: DatabaseConfig,
     readonly: bool,
-    targets: Targets,
-    shards: HashMap<Arc<str>, Targets>,
+    targets: Arc<Targets>,
+    shards: HashMap<Arc<str>, Arc<Targets>>,
+    /// How sharded models route by key (`[sharding]`).
+    sharding: Option<ShardRouting>,
+    /// A resolver set in code for this database ([`ConnectionHandler::set_resolver`]),
+    /// kept when the entry is rebuilt.
+    resolver_override: Option<Arc<dyn ShardResolver>>,
     /// Whether a `replica_of` entry names this one (its reads may be served elsewhere).
     replicated: AtomicBool,
     /// Whether read-your-writes is on (`replica_delay` > 0, or causal consistency).
@@ -223,11 +244,16 @@ pub struct DatabaseEntry {
 }
 
 impl DatabaseEntry {
-    fn new(name: &str, config: DatabaseConfig, stop: CancellationToken) -> Result<DatabaseEntry> {
+    fn new(
+        name: &str,
+        config: DatabaseConfig,
+        stop: CancellationToken,
+        resolvers: &Resolvers,
+    ) -> Result<DatabaseEntry> {
         let name: Arc<str> = Arc::from(name);
         let readonly = config.readonly || config.replica_of.is_some();
         let path = format!("databases.{name}");
-        let targets = Targets::new(
+        let targets = Arc::new(Targets::new(
             &name,
             None,
             &config.url,
@@ -237,23 +263,74 @@ impl DatabaseEntry {
             readonly,
             &path,
             stop.clone(),
-        )?;
+        )?);
         let mut shards = HashMap::with_capacity(config.shards.len());
-        for (shard_name, shard) in &config.shards {
-            let shard_name: Arc<str> = Arc::from(shard_name.as_str());
-            let t = Targets::new(
-                &name,
-                Some(&shard_name),
-                &shard.url,
-                &shard.replicas,
-                &shard.replica_weights,
-                &config,
-                readonly,
-                &format!("{path}.shards.{shard_name}"),
-                stop.clone(),
-            )?;
-            shards.insert(shard_name, t);
+        for shard_name in config.shards.keys() {
+            let t = Self::shard_targets(&name, shard_name, &config, &stop)?;
+            shards.insert(Arc::from(shard_name.as_str()), t);
         }
+        Self::assemble(name, config, targets, shards, None, resolvers, stop)
+    }
+
+    /// The targets of shard `shard_name` of `config`.
+    fn shard_targets(
+        name: &Arc<str>,
+        shard_name: &str,
+        config: &DatabaseConfig,
+        stop: &CancellationToken,
+    ) -> Result<Arc<Targets>> {
+        let shard_arc: Arc<str> = Arc::from(shard_name);
+        let shard = config
+            .shards
+            .get(shard_name)
+            .ok_or_else(|| Error::UnknownShard {
+                database: name.to_string(),
+                shard: shard_name.to_string(),
+            })?;
+        let readonly = config.readonly || config.replica_of.is_some() || shard.readonly;
+        Ok(Arc::new(Targets::new(
+            name,
+            Some(&shard_arc),
+            &shard.url,
+            &shard.replicas,
+            &shard.replica_weights,
+            config,
+            readonly,
+            &format!("databases.{name}.shards.{shard_name}"),
+            stop.clone(),
+        )?))
+    }
+
+    /// An entry from its parts; the sharding is built from the config (a named resolver
+    /// from `resolvers`, an override set in code wins).
+    fn assemble(
+        name: Arc<str>,
+        config: DatabaseConfig,
+        targets: Arc<Targets>,
+        shards: HashMap<Arc<str>, Arc<Targets>>,
+        resolver_override: Option<Arc<dyn ShardResolver>>,
+        resolvers: &Resolvers,
+        stop: CancellationToken,
+    ) -> Result<DatabaseEntry> {
+        let readonly = config.readonly || config.replica_of.is_some();
+        let sharding = match &config.sharding {
+            Some(sc) => {
+                let mut names: Vec<&str> = config.shards.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                let registered = match &sc.resolver {
+                    crate::config::ResolverConfig::Named(n) => {
+                        resolvers.get(n.as_str()).map(|r| r.value().clone())
+                    }
+                    _ => None,
+                };
+                let routing = ShardRouting::new(&name, sc, &names, registered)?;
+                Some(match &resolver_override {
+                    Some(r) => routing.with_resolver(r.clone()),
+                    None => routing,
+                })
+            }
+            None => None,
+        };
         let has_replicas =
             !targets.replicas.is_empty() || shards.values().any(|t| !t.replicas.is_empty());
         Ok(DatabaseEntry {
@@ -261,6 +338,8 @@ impl DatabaseEntry {
             readonly,
             targets,
             shards,
+            sharding,
+            resolver_override,
             replicated: AtomicBool::new(false),
             tracking: !config.replication.replica_delay.is_zero()
                 || config.replication.consistency == Consistency::Causal,
@@ -290,19 +369,38 @@ impl DatabaseEntry {
         self.readonly
     }
 
-    /// The targets of `shard`, or of the database itself when `shard` is `None` or the
-    /// database has no shards.
+    /// The targets of `shard`, or of the database itself when `shard` is `None`. A shard
+    /// the database does not have is [`Error::UnknownShard`]; any shard of a database
+    /// without shards is [`Error::NotSharded`].
     #[inline]
     pub fn targets(&self, shard: Option<&str>) -> Result<&Targets> {
         match shard {
-            Some(s) if !self.shards.is_empty() => {
-                self.shards.get(s).ok_or_else(|| Error::UnknownShard {
+            None => Ok(&self.targets),
+            Some(s) => match self.shards.get(s) {
+                Some(t) => Ok(t),
+                None if self.shards.is_empty() => Err(Error::NotSharded {
                     database: self.name.to_string(),
                     shard: s.to_string(),
-                })
-            }
-            _ => Ok(&self.targets),
+                    model: None,
+                }),
+                None => Err(Error::UnknownShard {
+                    database: self.name.to_string(),
+                    shard: s.to_string(),
+                }),
+            },
         }
+    }
+
+    /// How sharded models route on this database (`None`: no `[sharding]`).
+    #[inline]
+    pub fn sharding(&self) -> Option<&ShardRouting> {
+        self.sharding.as_ref()
+    }
+
+    /// Whether the database has shards.
+    #[inline]
+    pub fn is_sharded(&self) -> bool {
+        !self.shards.is_empty()
     }
 
     /// Whether a session's writes to this database must be recorded: reads may be served
@@ -316,6 +414,12 @@ impl DatabaseEntry {
     #[inline]
     pub(crate) fn causal(&self) -> bool {
         self.config.replication.consistency == Consistency::Causal
+    }
+
+    /// The stored name of shard `name` (shared, no allocation), if the database has it.
+    #[inline]
+    pub(crate) fn shard_arc(&self, name: &str) -> Option<Arc<str>> {
+        self.shards.get_key_value(name).map(|(k, _)| k.clone())
     }
 
     /// The shard names, sorted.
@@ -333,7 +437,7 @@ impl DatabaseEntry {
     fn slots(&self) -> impl Iterator<Item = &Arc<PoolSlot>> {
         self.targets
             .slots()
-            .chain(self.shards.values().flat_map(Targets::slots))
+            .chain(self.shards.values().flat_map(|t| t.slots()))
     }
 }
 
@@ -353,6 +457,8 @@ pub struct ConnectionHandler {
     /// Keyed by name, hashed with foldhash (a lookup per statement; SipHash cost more than
     /// the rest of the lookup).
     databases: DashMap<Arc<str>, Arc<DatabaseEntry>, foldhash::fast::RandomState>,
+    /// Resolvers registered in code by name (`resolver = "<name>"` in config).
+    resolvers: Resolvers,
     /// Stops every background task (replica probes and monitors) on close or drop.
     stop: CancellationToken,
 }
@@ -374,7 +480,12 @@ impl ConnectionHandler {
     }
 
     fn insert(&self, name: &str, config: DatabaseConfig) -> Result<()> {
-        let entry = Arc::new(DatabaseEntry::new(name, config, self.stop.child_token())?);
+        let entry = Arc::new(DatabaseEntry::new(
+            name,
+            config,
+            self.stop.child_token(),
+            &self.resolvers,
+        )?);
         let replica_of = entry.config.replica_of.clone();
         match self.databases.entry(entry.name.clone()) {
             dashmap::Entry::Occupied(_) => {
@@ -415,6 +526,154 @@ impl ConnectionHandler {
             })?;
         tracing::info!(database = name, "grant: database registered");
         self.insert(name, config)
+    }
+
+    /// Register resolver `name` for databases whose `[sharding]` says `resolver = "<name>"`.
+    /// Replaces a resolver registered under that name before; statements already routed
+    /// are unaffected.
+    pub fn register_resolver(&self, name: &str, resolver: Arc<dyn ShardResolver>) -> Result<()> {
+        self.resolvers.insert(name.to_string(), resolver);
+        let names: Vec<Arc<str>> = self
+            .databases
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.config.sharding.as_ref().map(|s| &s.resolver),
+                    Some(crate::config::ResolverConfig::Named(n)) if n == name
+                )
+            })
+            .map(|e| e.key().clone())
+            .collect();
+        for database in names {
+            self.rebuild(&database, |config| Ok(config.clone()), None)?;
+        }
+        tracing::info!(resolver = name, "grant: resolver registered");
+        Ok(())
+    }
+
+    /// Route the sharded models of `database` with `resolver` from now on (a lookup
+    /// table updated at runtime, say), whatever its config says. A database without a
+    /// `[sharding]` table gets the default scatter settings.
+    pub fn set_resolver(&self, database: &str, resolver: Arc<dyn ShardResolver>) -> Result<()> {
+        self.rebuild(
+            database,
+            |config| {
+                let mut config = config.clone();
+                if config.sharding.is_none() {
+                    config.sharding = Some(crate::config::ShardingConfig::new(
+                        crate::config::ResolverConfig::Named("code".into()),
+                    ));
+                }
+                Ok(config)
+            },
+            Some(resolver),
+        )?;
+        tracing::info!(database, "grant: resolver replaced");
+        Ok(())
+    }
+
+    /// Add shard `name` to `database` at runtime (a new tenant, a new year). The shard's
+    /// config is validated like a config file's; its pools open on first use. Statements
+    /// already running are unaffected.
+    pub fn add_shard(&self, database: &str, name: &str, shard: ShardConfig) -> Result<()> {
+        self.rebuild(
+            database,
+            |config| {
+                if config.shards.contains_key(name) {
+                    return Err(Error::DuplicateShard {
+                        database: database.to_string(),
+                        shard: name.to_string(),
+                    });
+                }
+                let mut config = config.clone();
+                config.shards.insert(name.to_string(), shard);
+                Ok(config)
+            },
+            None,
+        )?;
+        tracing::info!(database, shard = name, "grant: shard added");
+        Ok(())
+    }
+
+    /// Remove shard `name` from `database` and close its pools (statements running on it
+    /// finish first). A resolver that still names it (a lookup, a range) makes this an
+    /// error and nothing changes: update the resolver first.
+    pub async fn remove_shard(&self, database: &str, name: &str) -> Result<()> {
+        let removed = self.rebuild(
+            database,
+            |config| {
+                if !config.shards.contains_key(name) {
+                    return Err(Error::UnknownShard {
+                        database: database.to_string(),
+                        shard: name.to_string(),
+                    });
+                }
+                let mut config = config.clone();
+                config.shards.remove(name);
+                Ok(config)
+            },
+            None,
+        )?;
+        if let Some(targets) = removed.and_then(|old| old.shards.get(name).cloned()) {
+            for slot in targets.slots() {
+                slot.close().await;
+            }
+        }
+        tracing::info!(database, shard = name, "grant: shard removed");
+        Ok(())
+    }
+
+    /// Replace the entry of `database` by one built from `change(config)`: targets of
+    /// shards that stay are kept (their pools too), new shards get new targets. Done
+    /// under the map's lock of that entry, so concurrent changes do not lose each other.
+    /// Returns the old entry.
+    fn rebuild(
+        &self,
+        database: &str,
+        change: impl FnOnce(&DatabaseConfig) -> Result<DatabaseConfig>,
+        resolver: Option<Arc<dyn ShardResolver>>,
+    ) -> Result<Option<Arc<DatabaseEntry>>> {
+        let mut slot = self
+            .databases
+            .get_mut(database)
+            .ok_or_else(|| Error::UnknownDatabase {
+                database: database.to_string(),
+                model: None,
+            })?;
+        let old = slot.value().clone();
+        let config = change(&old.config)?;
+        // Validate the entry alone (its roles and `replica_of` name other entries).
+        let mut alone = config.clone();
+        alone.roles.clear();
+        alone.replica_of = None;
+        Config::builder().database(database, alone).build()?;
+        let mut shards = HashMap::with_capacity(config.shards.len());
+        for shard_name in config.shards.keys() {
+            let t = match old.shards.get_key_value(shard_name.as_str()) {
+                Some((k, t))
+                    if old.config.shards.get(shard_name) == config.shards.get(shard_name) =>
+                {
+                    shards.insert(k.clone(), t.clone());
+                    continue;
+                }
+                _ => DatabaseEntry::shard_targets(&old.name, shard_name, &config, &old.stop)?,
+            };
+            shards.insert(Arc::from(shard_name.as_str()), t);
+        }
+        let entry = DatabaseEntry::assemble(
+            old.name.clone(),
+            config,
+            old.targets.clone(),
+            shards,
+            resolver.or_else(|| old.resolver_override.clone()),
+            &self.resolvers,
+            old.stop.clone(),
+        )?;
+        entry
+            .replicated
+            .store(old.replicated.load(Ordering::Relaxed), Ordering::Relaxed);
+        *slot.value_mut() = Arc::new(entry);
+        Ok(Some(old))
     }
 
     /// Remove a database and close its pools. Statements already running finish first.

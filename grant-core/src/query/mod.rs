@@ -50,6 +50,15 @@ pub(crate) struct QueryParts {
     pub order: Vec<Order>,
     pub limit: Option<u64>,
     pub offset: Option<u64>,
+    /// Sharded models: refuse to visit every shard.
+    pub deny_scatter: bool,
+    /// Sharded models: `update_all` / `delete_all` may write to several shards.
+    pub across_shards: bool,
+    /// Sharded models: a failed shard does not fail the query.
+    pub partial: bool,
+    /// The statement of one shard of a scatter: text order columns compare by code
+    /// point (binary collation), as the merge does. The model's columns.
+    pub binary_order: Option<&'static [crate::model::ColumnMeta]>,
 }
 
 impl<M: Model> Query<M> {
@@ -85,6 +94,35 @@ impl<M: Model> Query<M> {
         self
     }
 
+    /// Sharded models: refuse to visit every shard. A query whose filter does not
+    /// narrow the shard key then fails with [`Error::ScatterDenied`] naming the model and
+    /// the key, before any SQL is sent. (A database can deny scatter for every query with
+    /// `scatter = false` in its `[sharding]` table.)
+    pub fn deny_scatter(mut self) -> Self {
+        self.parts.deny_scatter = true;
+        self
+    }
+
+    /// Sharded models: allow [`Query::update_all`] / [`Query::delete_all`] to write to
+    /// several shards. Each shard commits on its own (there is no cross-shard
+    /// transaction); if some fail, the error ([`Error::PartialWrite`]) lists which shards
+    /// committed and which failed. Without it such a write is [`Error::CrossShardWrite`]
+    /// and nothing is sent.
+    pub fn across_shards(mut self) -> Self {
+        self.parts.across_shards = true;
+        self
+    }
+
+    /// Sharded models: partial results. A shard that fails (down, timed out) does not
+    /// fail the query: [`Query::all`] returns the other shards' rows (the failure is logged),
+    /// [`Query::all_with_report`] returns them with each shard's error, and
+    /// [`Query::count`] the count of the shards that answered. The default is strict: the
+    /// first failed shard fails the query with [`Error::ShardFailed`] naming it.
+    pub fn partial(mut self) -> Self {
+        self.parts.partial = true;
+        self
+    }
+
     fn into_parts(self) -> QueryParts {
         self.parts
     }
@@ -98,6 +136,29 @@ impl<M: Model> Query<M> {
             Access::Read,
         )
         .await
+    }
+
+    /// Every matching row, with how each shard visited went (rows, time, error): one
+    /// outcome per shard for a scatter, one outcome (shard `None` or the shard named)
+    /// otherwise. Strict by default (a failed shard is an error); with
+    /// [`Query::partial`] the failed shards' errors are in the report instead.
+    ///
+    /// ```no_run
+    /// # use grant_core::{Model, Query};
+    /// # async fn demo<M: Model>(db: &grant_core::Grant) -> grant_core::Result<()> {
+    /// let report = M::query().partial().all_with_report(db).await?;
+    /// for (shard, error) in report.errors() {
+    ///     eprintln!("shard {shard} failed: {error}");
+    /// }
+    /// println!("{} rows", report.rows.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn all_with_report<'e>(
+        self,
+        executor: impl Executor<'e>,
+    ) -> Result<crate::ScatterReport<M>> {
+        let parts = self.into_parts();
+        exec::fetch_report::<M>(executor.into_target(), &parts).await
     }
 
     /// The first matching row (ordered by the key when no order is given).
@@ -148,6 +209,33 @@ impl<M: Model> Query<M> {
         exec::update_all::<M>(executor.into_target(), &parts, &assignments).await
     }
 
+    /// [`Query::update_all`], returning the rows changed per shard: `(shard, rows)`, the
+    /// shard empty for a database without shards.
+    pub async fn update_all_by_shard<'e>(
+        self,
+        executor: impl Executor<'e>,
+        assignments: impl IntoIterator<Item = Assignment>,
+    ) -> Result<Vec<(String, u64)>> {
+        let assignments: Vec<Assignment> = assignments.into_iter().collect();
+        if assignments.is_empty() {
+            return Err(Error::InvalidQuery {
+                model: M::META.name,
+                message: "update_all needs at least one assignment".into(),
+            });
+        }
+        let parts = self.checked_for_bulk("update_all")?;
+        exec::write_all_report::<M>(executor.into_target(), &parts, Some(&assignments)).await
+    }
+
+    /// [`Query::delete_all`], returning the rows deleted per shard: `(shard, rows)`.
+    pub async fn delete_all_by_shard<'e>(
+        self,
+        executor: impl Executor<'e>,
+    ) -> Result<Vec<(String, u64)>> {
+        let parts = self.checked_for_bulk("delete_all")?;
+        exec::write_all_report::<M>(executor.into_target(), &parts, None).await
+    }
+
     /// `DELETE .. WHERE <filters>`: returns the number of rows deleted. Order, limit and
     /// offset are refused.
     pub async fn delete_all<'e>(self, executor: impl Executor<'e>) -> Result<u64> {
@@ -196,7 +284,27 @@ impl QueryParts {
                 if i > 0 {
                     w.push(", ");
                 }
-                w.ident(o.column).push(match o.direction {
+                let text = self.binary_order.is_some_and(|columns| {
+                    columns
+                        .iter()
+                        .any(|c| c.name == o.column && c.sql_type == crate::value::SqlType::Text)
+                });
+                match (text, w.backend()) {
+                    (false, _) => {
+                        w.ident(o.column);
+                    }
+                    // Code point order, as the merge compares text.
+                    (true, Backend::Postgres) => {
+                        w.ident(o.column).push(" COLLATE \"C\"");
+                    }
+                    (true, Backend::MySql) => {
+                        w.push("CAST(").ident(o.column).push(" AS BINARY)");
+                    }
+                    (true, Backend::Sqlite) => {
+                        w.ident(o.column).push(" COLLATE BINARY");
+                    }
+                }
+                w.push(match o.direction {
                     Direction::Asc => " ASC",
                     Direction::Desc => " DESC",
                 });

@@ -13,6 +13,10 @@ use crate::handler::{DatabaseEntry, PoolSlot, Targets};
 use crate::role::Role;
 use crate::session::{Position, Session};
 
+mod shard;
+
+pub(crate) use shard::{key_names, Explicit, KeySource, Scatter, ShardPlan};
+
 /// A routed statement: the pool, and the session bookkeeping around it.
 #[derive(Debug, Clone)]
 pub(crate) struct Routed<'g> {
@@ -119,7 +123,8 @@ impl Grant {
         again: Option<Again>,
     ) -> Result<Routed<'_>> {
         let database = req.database.unwrap_or(self.default_name());
-        let shard = ctx.shard.as_deref();
+        // An explicit shard (`on_shard`, or the shard a key resolved to) over the scope's.
+        let shard = req.shard.or(ctx.shard.as_deref());
         let routed = match req.access {
             Access::Write => self.route_write(ctx, req, database, shard)?,
             Access::Read => self.route_read(ctx, req, database, shard, again)?,
@@ -149,14 +154,20 @@ impl Grant {
             .handler()
             .role_entry(database, &role)
             .map_err(|e| named(e, req))?;
-        if entry.readonly() {
+        let targets = entry.targets(shard).map_err(|e| named(e, req))?;
+        if entry.readonly() || targets.readonly() {
             return Err(Error::ReadOnly {
                 database: entry.name().to_string(),
+                shard: shard.map(str::to_string),
                 role,
-                reason: ReadOnlyReason::ReadonlyDatabase,
+                reason: if entry.readonly() {
+                    ReadOnlyReason::ReadonlyDatabase
+                } else {
+                    ReadOnlyReason::ReadonlyShard
+                },
             });
         }
-        let slot = entry.targets(shard)?.writer().clone();
+        let slot = targets.writer().clone();
         let track = Track::write(&entry, &slot);
         Ok(Routed {
             slot,
@@ -198,7 +209,7 @@ impl Grant {
         // that looking up a `connects_to(reading = ..)` entry never nests two guards (a
         // concurrent `add_database` waiting between them would deadlock).
         let entry = handler.database(database).map_err(|e| named(e, req))?;
-        let targets = entry.targets(shard)?;
+        let targets = entry.targets(shard).map_err(|e| named(e, req))?;
         // Sessions matter only where the scope leaves the choice to Grant.
         if ctx.role.is_none() && entry.tracks_writes() {
             if let Some(routed) = Session::with_current(|s| {
@@ -301,10 +312,15 @@ impl Grant {
 
 /// Name the model whose routing pointed at an unknown database.
 fn named(e: Error, req: &Request<'_>) -> Error {
+    let model = (req.model != "raw").then_some(req.model);
     match e {
-        Error::UnknownDatabase { database, .. } => Error::UnknownDatabase {
+        Error::UnknownDatabase { database, .. } => Error::UnknownDatabase { database, model },
+        Error::NotSharded {
+            database, shard, ..
+        } => Error::NotSharded {
             database,
-            model: (req.model != "raw").then_some(req.model),
+            shard,
+            model,
         },
         other => other,
     }

@@ -1,0 +1,163 @@
+//! The sharding surface of [`Grant`]: a statement on a named shard ([`Grant::on_shard`]),
+//! every shard in turn ([`Grant::each_shard`]), the shard of a row, resolvers registered
+//! in code, and shards added or removed while the application runs.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use grant_sharding::ShardResolver;
+
+use crate::config::ShardConfig;
+use crate::error::{Error, Result};
+use crate::exec::{Executor, Target};
+use crate::grant::Grant;
+use crate::model::Model;
+use crate::transaction::Transaction;
+
+/// An executor that runs statements on one named shard: the explicit source, which wins
+/// over the shard key and the scope ([`Grant::on_shard`]).
+///
+/// ```no_run
+/// # use grant_core::{Grant, Model};
+/// # async fn demo<Order: Model<Key = i64>>(db: &Grant) -> grant_core::Result<()> {
+/// let order = Order::find(db.on_shard("shard_two"), 42).await?;
+/// let n = Order::query().count(db.on_shard("shard_two")).await?;
+/// # let _ = (order, n); Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OnShard<'g> {
+    grant: &'g Grant,
+    shard: Arc<str>,
+}
+
+impl<'g> Executor<'g> for OnShard<'g> {
+    #[inline]
+    fn into_target(self) -> Target<'g> {
+        Target::Shard(self.grant, self.shard)
+    }
+}
+
+impl OnShard<'_> {
+    /// The shard.
+    pub fn shard(&self) -> &str {
+        &self.shard
+    }
+
+    /// Begin a transaction on this shard of the default database. It is pinned to the
+    /// shard: a statement in it whose key belongs on another shard is
+    /// [`Error::WrongShard`], and nothing is sent.
+    pub async fn begin(&self) -> Result<Transaction> {
+        self.begin_on(self.grant.default_database()).await
+    }
+
+    /// Begin a transaction on this shard of `database` (see [`OnShard::begin`]).
+    pub async fn begin_on(&self, database: &str) -> Result<Transaction> {
+        self.grant.begin_at(database, Some(&self.shard)).await
+    }
+}
+
+impl Grant {
+    /// Run statements on shard `shard` (of the model's database): `Model::find(db.on_shard("s1"), id)`.
+    /// The shard must exist ([`Error::UnknownShard`]); naming a shard of a database
+    /// without shards is [`Error::NotSharded`].
+    pub fn on_shard(&self, shard: impl AsRef<str>) -> OnShard<'_> {
+        OnShard {
+            grant: self,
+            shard: Arc::from(shard.as_ref()),
+        }
+    }
+
+    /// Run `f` once per shard of `database`, inside a scope on that shard
+    /// (`connection().shard(..)`), at most the database's `[sharding] concurrency` (default
+    /// 8) at once. Rails' `connected_to_all_shards`, in parallel. Returns `(shard, result)`
+    /// in shard-name order. A database without shards is [`Error::NotSharded`].
+    ///
+    /// ```no_run
+    /// # use grant_core::{Grant, Model, raw};
+    /// # async fn demo(db: &Grant) -> grant_core::Result<()> {
+    /// let created = db
+    ///     .each_shard("primary", |shard| async move {
+    ///         raw("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY)").execute(db).await
+    ///     })
+    ///     .await?;
+    /// for (shard, result) in created {
+    ///     result?;
+    ///     println!("{shard}: ready");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn each_shard<F, Fut, T>(&self, database: &str, f: F) -> Result<Vec<(String, T)>>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let (shards, concurrency) = self.handler().with_entry(database, |e| {
+            let shards = e.shard_names();
+            if shards.is_empty() {
+                return Err(Error::NotSharded {
+                    database: database.to_string(),
+                    shard: "(every shard)".to_string(),
+                    model: None,
+                });
+            }
+            let n = e
+                .sharding()
+                .map_or(crate::config::DEFAULT_SCATTER_CONCURRENCY as usize, |s| {
+                    s.concurrency()
+                });
+            Ok((shards, n))
+        })?;
+        let mut runs = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let name = shard.to_string();
+            let fut = f(name.clone());
+            runs.push(async move {
+                let out = crate::context::connection().shard(&*shard).run(fut).await;
+                (name, out)
+            });
+        }
+        Ok(futures_util::stream::iter(runs)
+            .buffered(concurrency)
+            .collect()
+            .await)
+    }
+
+    /// The shard that holds `row`: its shard key through its database's resolver. `None`
+    /// for a model without `#[shard_by]`. A NULL key is [`Error::ShardKeyMissing`].
+    pub fn shard_of<M: Model>(&self, row: &M) -> Result<Option<String>> {
+        Ok(self
+            .shard_of_row(M::META, &row.values())?
+            .map(|s| s.to_string()))
+    }
+
+    /// Register a resolver by name, for databases whose `[sharding]` table says
+    /// `resolver = "<name>"` ([`ConnectionHandler::register_resolver`](crate::ConnectionHandler::register_resolver)).
+    pub fn register_resolver(
+        &self,
+        name: &str,
+        resolver: impl ShardResolver + 'static,
+    ) -> Result<()> {
+        self.handler().register_resolver(name, Arc::new(resolver))
+    }
+
+    /// Replace the resolver of `database` (a lookup table updated at runtime), without a
+    /// restart; statements already routed are unaffected.
+    pub fn set_resolver(
+        &self,
+        database: &str,
+        resolver: impl ShardResolver + 'static,
+    ) -> Result<()> {
+        self.handler().set_resolver(database, Arc::new(resolver))
+    }
+
+    /// Add a shard to `database` at runtime ([`ConnectionHandler::add_shard`](crate::ConnectionHandler::add_shard)).
+    pub fn add_shard(&self, database: &str, name: &str, shard: ShardConfig) -> Result<()> {
+        self.handler().add_shard(database, name, shard)
+    }
+
+    /// Remove a shard of `database` at runtime ([`ConnectionHandler::remove_shard`](crate::ConnectionHandler::remove_shard)).
+    pub async fn remove_shard(&self, database: &str, name: &str) -> Result<()> {
+        self.handler().remove_shard(database, name).await
+    }
+}
