@@ -288,8 +288,8 @@ async fn scenario(engine: Engine, tag: &str) {
         let mut q = Order::query().filter(Order::CENTS.gt(2));
         let mut r = SingleOrder::query().filter(SingleOrder::CENTS.gt(2));
         for o in &order {
-            q = q.order_by(o.clone());
-            r = r.order_by(o.clone());
+            q = q.order_by(*o);
+            r = r.order_by(*o);
         }
         if let Some(l) = limit {
             q = q.limit(l);
@@ -335,6 +335,77 @@ async fn scenario(engine: Engine, tag: &str) {
         .unwrap());
     assert_eq!(Order::query().count(&db).await.unwrap(), 30);
 
+    // Aggregates across shards equal the same aggregates on one database.
+    for filter in [None, Some(7i64), Some(100)] {
+        let q = || match filter {
+            Some(c) => Order::query().filter(Order::CENTS.lt(c)),
+            None => Order::query(),
+        };
+        let r = || match filter {
+            Some(c) => SingleOrder::query().filter(SingleOrder::CENTS.lt(c)),
+            None => SingleOrder::query(),
+        };
+        assert_eq!(
+            q().sum(Order::CENTS, &db).await.unwrap(),
+            r().sum(SingleOrder::CENTS, &db).await.unwrap()
+        );
+        assert_eq!(
+            q().avg(Order::CENTS, &db).await.unwrap(),
+            r().avg(SingleOrder::CENTS, &db).await.unwrap()
+        );
+        assert_eq!(
+            q().min(Order::NOTE, &db).await.unwrap(),
+            r().min(SingleOrder::NOTE, &db).await.unwrap()
+        );
+        assert_eq!(
+            q().max(Order::CENTS, &db).await.unwrap(),
+            r().max(SingleOrder::CENTS, &db).await.unwrap()
+        );
+        assert_eq!(
+            q().count_distinct(Order::NOTE, &db).await.unwrap(),
+            r().count_distinct(SingleOrder::NOTE, &db).await.unwrap()
+        );
+        assert_eq!(
+            q().count_distinct(Order::CENTS, &db).await.unwrap(),
+            r().count_distinct(SingleOrder::CENTS, &db).await.unwrap()
+        );
+    }
+    let total: i64 = rows.iter().map(|o| o.cents).sum();
+    assert_eq!(
+        Order::query().sum(Order::CENTS, &db).await.unwrap(),
+        Some(total)
+    );
+    assert_eq!(
+        Order::query()
+            .filter(Order::CENTS.gt(1000))
+            .sum(Order::CENTS, &db)
+            .await
+            .unwrap(),
+        None
+    );
+    // The same value on several shards counts once.
+    let distinct_cents = {
+        let mut v: Vec<i64> = rows.iter().map(|o| o.cents).collect();
+        v.sort();
+        v.dedup();
+        v.len() as i64
+    };
+    assert_eq!(
+        Order::query()
+            .count_distinct(Order::CENTS, &db)
+            .await
+            .unwrap(),
+        distinct_cents
+    );
+    assert!(matches!(
+        Order::query()
+            .limit(3)
+            .sum(Order::CENTS, &db)
+            .await
+            .unwrap_err(),
+        Error::InvalidQuery { .. }
+    ));
+
     // Deny scatter for the call: a query without the key is refused, naming model and key.
     let err = Order::query().deny_scatter().all(&db).await.unwrap_err();
     match &err {
@@ -376,7 +447,7 @@ async fn scenario(engine: Engine, tag: &str) {
     o.customer_id = 5; // s2
     match o.update(&db).await.unwrap_err() {
         Error::ShardKeyChanged { from, to, .. } => {
-            assert_eq!((from.as_str(), to.as_str()), ("s1", "s2"));
+            assert_eq!((&*from, &*to), ("s1", "s2"));
         }
         other => panic!("{other}"),
     }

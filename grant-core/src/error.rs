@@ -108,7 +108,7 @@ pub enum Error {
         database: String,
         /// The resolver's error, naming the resolver and the key.
         #[source]
-        source: grant_sharding::ShardError,
+        source: Box<grant_sharding::ShardError>,
     },
 
     /// A write of a sharded model whose shard key is NULL or missing: Grant cannot tell
@@ -133,9 +133,9 @@ pub enum Error {
         /// The row's primary key.
         primary_key: String,
         /// The shard that holds the row.
-        from: String,
+        from: std::sync::Arc<str>,
         /// The shard the new key belongs to.
-        to: String,
+        to: std::sync::Arc<str>,
     },
 
     /// A statement in a transaction resolved to another shard than the transaction's.
@@ -198,6 +198,29 @@ pub enum Error {
         /// What went wrong there.
         #[source]
         source: Box<Error>,
+    },
+
+    /// An aggregate whose result does not fit its type (a `sum` of `i64` values past
+    /// `i64::MAX`), rather than a wrapped-around value.
+    #[error("model `{model}`: `{op}` of column `{column}` overflows its type")]
+    AggregateOverflow {
+        /// The model.
+        model: &'static str,
+        /// `sum`, `avg`.
+        op: &'static str,
+        /// The column.
+        column: &'static str,
+    },
+
+    /// Merging shards' results failed (too many distinct values for `count_distinct`, an
+    /// overflow), rather than returning a wrong value.
+    #[error("model `{model}`: cannot merge the shards' results: {source}")]
+    Merge {
+        /// The model.
+        model: &'static str,
+        /// Why.
+        #[source]
+        source: Box<grant_sharding::merge::MergeError>,
     },
 
     /// A shard added twice at runtime.
@@ -485,5 +508,16 @@ impl Error {
     /// True when the server could not be reached ([`Error::Connect`]).
     pub fn is_connect(&self) -> bool {
         matches!(self.root(), Error::Connect { .. })
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// `Result<T, Error>` is returned everywhere: the error stays small (clippy's
+    /// `result_large_err` bound), large payloads are boxed.
+    #[test]
+    fn error_stays_under_128_bytes() {
+        let size = std::mem::size_of::<super::Error>();
+        assert!(size < 128, "Error is {size} bytes");
     }
 }

@@ -42,7 +42,7 @@ pub use config::{
 };
 pub use context::{connected_to, connection, spawn, while_preventing_writes, ConnectedTo, Context};
 pub use error::{Error, ReadOnlyReason, Result};
-pub use exec::{Executor, ScatterReport, ShardOutcome, Target};
+pub use exec::{Executor, Numeric, ScatterReport, ShardOutcome, Target};
 pub use fan_out::{DatabaseOutcome, FanOut, FanOutReport};
 pub use grant::Grant;
 pub use handler::{

@@ -262,6 +262,11 @@ impl Transaction {
         })
     }
 
+    /// The engine it runs on.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
     /// The handle that began it.
     pub(crate) fn grant(&self) -> &crate::Grant {
         &self.grant

@@ -409,12 +409,15 @@ macro_rules! run_read {
     }};
 }
 
+mod aggregate;
 mod errors;
 mod ops;
 mod run;
 mod scatter;
 mod sharded;
 
+pub use aggregate::Numeric;
+pub(crate) use aggregate::{count_distinct, extreme, sum};
 pub(crate) use errors::{ErrCtx, ErrSource};
 pub(crate) use run::{execute, fetch_row, fetch_rows, fetch_rows_capped, record_write};
 pub use scatter::{ScatterReport, ShardOutcome};

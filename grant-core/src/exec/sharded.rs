@@ -13,12 +13,12 @@ use super::scatter::{self, ScatterReport, ShardOutcome};
 use super::{ops, Access, Target};
 
 /// Where a statement of a sharded model runs.
-enum Planned<'e> {
+pub(crate) enum Planned<'e> {
     One(Target<'e>),
     Scatter(&'e Grant, Scatter),
 }
 
-fn plan<'e>(
+pub(crate) fn plan<'e>(
     target: Target<'e>,
     meta: &ModelMeta,
     key: KeySource<'_>,
@@ -280,10 +280,10 @@ pub(crate) async fn update<M: Model>(target: Target<'_>, m: &mut M) -> Result<bo
 /// After an update by key changed nothing on shard `to`: if the row is on another shard,
 /// its shard key was changed ([`Error::ShardKeyChanged`]). Looked up only on this path
 /// (nothing matched), so an ordinary update costs nothing more.
-async fn key_moved<M: Model>(grant: &Grant, key: &Value, to: &str) -> Result<()> {
+async fn key_moved<M: Model>(grant: &Grant, key: &Value, to: &std::sync::Arc<str>) -> Result<()> {
     let plan = match grant.plan_shards(M::META, Explicit::None, KeySource::PrimaryKey(key), false) {
         Ok(ShardPlan::Scatter(mut sc)) => {
-            sc.shards.retain(|s| &**s != to);
+            sc.shards.retain(|s| s != to);
             sc
         }
         // Scatter denied, or the key is the shard key: nothing to look for.
@@ -305,8 +305,8 @@ async fn key_moved<M: Model>(grant: &Grant, key: &Value, to: &str) -> Result<()>
             model: M::META.name,
             key: crate::route::key_names(M::META),
             primary_key: key.to_string(),
-            from: from.to_string(),
-            to: to.to_string(),
+            from,
+            to: to.clone(),
         }),
         None => Ok(()),
     }

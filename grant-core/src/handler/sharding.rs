@@ -35,7 +35,7 @@ impl ShardRouting {
             other => {
                 let built = other.build(shard_names).map_err(|e| Error::Shard {
                     database: database.to_string(),
-                    source: e,
+                    source: Box::new(e),
                 })?;
                 (built, Arc::from(resolver_name(other)))
             }

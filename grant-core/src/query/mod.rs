@@ -4,6 +4,8 @@ mod expr;
 
 pub use expr::{Assignment, CmpOp, Column, Direction, Expr, Order};
 
+use crate::value::ColumnType;
+
 use std::marker::PhantomData;
 
 use crate::backend::Backend;
@@ -183,6 +185,82 @@ impl<M: Model> Query<M> {
     pub async fn count<'e>(self, executor: impl Executor<'e>) -> Result<i64> {
         let parts = self.into_parts();
         exec::count::<M>(executor.into_target(), &parts).await
+    }
+
+    /// `SUM(column)` over the matching rows: `i64` for integer columns, `f64` for float
+    /// columns; `None` when no non-NULL value matches. Across shards the shards' sums are
+    /// added; a sum past `i64::MAX` is [`Error::AggregateOverflow`] (or the server's
+    /// out-of-range error), never a wrapped value. Refuses limit and offset.
+    ///
+    /// ```no_run
+    /// # use grant_core::{Model, Query, Column};
+    /// # async fn demo<M: Model>(db: &grant_core::Grant, cents: Column<M, i64>) -> grant_core::Result<()> {
+    /// let total: Option<i64> = M::query().sum(cents, db).await?;
+    /// # let _ = total; Ok(()) }
+    /// ```
+    pub async fn sum<'e, T: crate::Numeric>(
+        self,
+        column: Column<M, T>,
+        executor: impl Executor<'e>,
+    ) -> Result<Option<T::Sum>> {
+        let parts = self.into_parts();
+        Ok(
+            exec::sum::<M, T>(executor.into_target(), &parts, column.name(), "sum")
+                .await?
+                .0,
+        )
+    }
+
+    /// `AVG(column)`: the sum of the non-NULL values divided by their count, computed the
+    /// same way on one database and across shards (the shards' sums and counts are
+    /// added first), so both give the same value. `None` when no non-NULL value matches.
+    pub async fn avg<'e, T: crate::Numeric>(
+        self,
+        column: Column<M, T>,
+        executor: impl Executor<'e>,
+    ) -> Result<Option<f64>> {
+        let parts = self.into_parts();
+        let (sum, count) =
+            exec::sum::<M, T>(executor.into_target(), &parts, column.name(), "avg").await?;
+        Ok(match (sum, count) {
+            (Some(s), n) if n > 0 => Some(T::to_f64(s) / n as f64),
+            _ => None,
+        })
+    }
+
+    /// `MIN(column)`; `None` when no non-NULL value matches. Text compares by code point
+    /// (binary collation) on every engine, so the answer is the same on one database and
+    /// across shards.
+    pub async fn min<'e, T: ColumnType>(
+        self,
+        column: Column<M, T>,
+        executor: impl Executor<'e>,
+    ) -> Result<Option<T>> {
+        let parts = self.into_parts();
+        exec::extreme::<M, T>(executor.into_target(), &parts, column.name(), false).await
+    }
+
+    /// `MAX(column)`; see [`Query::min`].
+    pub async fn max<'e, T: ColumnType>(
+        self,
+        column: Column<M, T>,
+        executor: impl Executor<'e>,
+    ) -> Result<Option<T>> {
+        let parts = self.into_parts();
+        exec::extreme::<M, T>(executor.into_target(), &parts, column.name(), true).await
+    }
+
+    /// `COUNT(DISTINCT column)`: the number of distinct non-NULL values. Across shards
+    /// the shards' distinct values are merged as a set, so a value on several shards
+    /// counts once (up to 1 000 000 distinct values; past that [`Error::Merge`], never a
+    /// wrong count). Text compares by code point on every engine.
+    pub async fn count_distinct<'e, T: ColumnType>(
+        self,
+        column: Column<M, T>,
+        executor: impl Executor<'e>,
+    ) -> Result<i64> {
+        let parts = self.into_parts();
+        exec::count_distinct::<M, T>(executor.into_target(), &parts, column.name()).await
     }
 
     /// Whether any row matches.

@@ -157,7 +157,7 @@ fn plan_in(
     let resolver = routing.resolver(entry.name())?;
     let shard_err = |e| Error::Shard {
         database: entry.name().to_string(),
-        source: e,
+        source: Box::new(e),
     };
     // One shard straight from the key (writes of a row, a lookup by a key that is the
     // shard key): no set is built.

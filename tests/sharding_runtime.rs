@@ -1,0 +1,473 @@
+//! Sharding configuration and runtime changes, on SQLite files: every resolver from
+//! `grant.toml`, read-only shards (writes refused before any SQL, reads included), range
+//! pruning on an interval resolver, resolvers registered in code, a lookup replaced at
+//! runtime, shards added and removed without a restart, `each_shard`, and the errors for
+//! a shard scope on a database without shards.
+
+mod common;
+
+use grant::sharding::{Lookup, ShardResolver as _};
+use grant::{
+    connection, raw, Config, ConfigErrorKind, DatabaseConfig, Error, Grant, Model, ReadOnlyReason,
+    ShardConfig,
+};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[grant(table = "chats")]
+#[shard_by(chat_id)]
+struct Chat {
+    #[grant(primary_key, manual)]
+    id: i64,
+    chat_id: i64,
+    body: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[grant(table = "prices")]
+#[shard_by(day)]
+struct Price {
+    #[grant(primary_key, manual)]
+    id: i64,
+    day: chrono::NaiveDate,
+    cents: i64,
+}
+
+/// Unsharded model of the same database.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[grant(table = "plain")]
+struct Plain {
+    id: i64,
+}
+
+fn file(tag: &str) -> String {
+    common::sqlite_file(tag)
+}
+
+async fn create_everywhere(db: &Grant, database: &str, sql: &'static str) {
+    for (shard, r) in db
+        .each_shard(database, |_| async move { raw(sql).execute(db).await })
+        .await
+        .unwrap()
+    {
+        r.unwrap_or_else(|e| panic!("{shard}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn lookup_with_default_and_readonly_archive() {
+    let (primary, archive, test) = (file("chat-p"), file("chat-a"), file("chat-t"));
+    let toml = format!(
+        r#"
+        [databases.chats]
+        url = "{primary}"
+        shards.primary = {{ url = "{primary}" }}
+        shards.archive = {{ url = "{archive}", readonly = true }}
+        shards.test = {{ url = "{test}" }}
+
+        [databases.chats.sharding]
+        resolver = "lookup"
+        lookup = [[1, "archive"], [2, "archive"], [99, "test"]]
+        default = "primary"
+        "#
+    );
+    let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+    // The archive is read-only: create its table through a writable handle.
+    let setup = common::primary(DatabaseConfig::new(&archive));
+    raw(
+        "CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)",
+    )
+    .execute(&setup)
+    .await
+    .unwrap();
+    raw("INSERT INTO chats VALUES (1, 1, 'old one'), (2, 2, 'old two')")
+        .execute(&setup)
+        .await
+        .unwrap();
+    setup.close().await;
+    for s in ["primary", "test"] {
+        raw("CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)")
+            .on("chats")
+            .execute(db.on_shard(s))
+            .await
+            .unwrap();
+    }
+
+    // Mapping, then default.
+    Chat {
+        id: 10,
+        chat_id: 99,
+        body: "test chat".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    Chat {
+        id: 11,
+        chat_id: 7,
+        body: "live chat".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert_eq!(Chat::query().count(db.on_shard("test")).await.unwrap(), 1);
+    assert_eq!(
+        Chat::query().count(db.on_shard("primary")).await.unwrap(),
+        1
+    );
+    // A write to an archived chat: refused naming the archive, before any SQL.
+    let err = Chat {
+        id: 12,
+        chat_id: 1,
+        body: "late".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap_err();
+    match &err {
+        Error::ReadOnly { shard, reason, .. } => {
+            assert_eq!(shard.as_deref(), Some("archive"));
+            assert_eq!(*reason, ReadOnlyReason::ReadonlyShard);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("archive"), "{err}");
+    assert_eq!(
+        Chat::query().count(db.on_shard("archive")).await.unwrap(),
+        2
+    );
+    // Explicit source wins over the mapping: chat 99 written to primary on purpose.
+    Chat {
+        id: 13,
+        chat_id: 99,
+        body: "moved by hand".into(),
+    }
+    .insert(db.on_shard("primary"))
+    .await
+    .unwrap();
+    // Reads include the archive; every chat across sources, no duplicates.
+    let all = Chat::query()
+        .order_by(Chat::ID.asc())
+        .all(&db)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = all.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [1, 2, 10, 11, 13]);
+    // A lookup updated at runtime: chat 7 archived from now on.
+    db.set_resolver(
+        "chats",
+        Lookup::new(
+            [(1, "archive"), (2, "archive"), (7, "archive"), (99, "test")],
+            Some("primary".into()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(Chat::query()
+        .filter(Chat::CHAT_ID.eq(7))
+        .all(&db)
+        .await
+        .unwrap()
+        .is_empty());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn interval_by_year_prunes_ranges_and_refuses_past_years() {
+    let (y2023, y2024, staging) = (file("y23"), file("y24"), file("stage"));
+    let setup = common::primary(DatabaseConfig::new(&y2023));
+    raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)")
+        .execute(&setup)
+        .await
+        .unwrap();
+    setup.close().await;
+    let toml = format!(
+        r#"
+        [databases.prices]
+        url = "{y2024}"
+        shards.prices_2023 = {{ url = "{y2023}", readonly = true }}
+        shards.prices_2024 = {{ url = "{y2024}" }}
+        shards.staging = {{ url = "{staging}" }}
+
+        [databases.prices.sharding]
+        resolver = "interval"
+        every = "year"
+        pattern = "prices_{{yyyy}}"
+        "#
+    );
+    let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+    for s in ["prices_2024", "staging"] {
+        raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)")
+            .on("prices")
+            .execute(db.on_shard(s))
+            .await
+            .unwrap();
+    }
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    Price {
+        id: 1,
+        day: day(2024, 3, 1),
+        cents: 5,
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    let err = Price {
+        id: 2,
+        day: day(2023, 3, 1),
+        cents: 5,
+    }
+    .insert(&db)
+    .await
+    .unwrap_err();
+    assert!(err.is_read_only(), "{err}");
+    let err = Price {
+        id: 3,
+        day: day(2025, 1, 1),
+        cents: 5,
+    }
+    .insert(&db)
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Shard { .. }), "{err}");
+    // A range of dates in 2024 visits one shard; the staging shard is never scattered to.
+    let report = Price::query()
+        .filter(Price::DAY.ge(day(2024, 1, 1)))
+        .all_with_report(&db)
+        .await
+        .unwrap();
+    let visited: Vec<_> = report
+        .shards
+        .iter()
+        .map(|o| o.shard.clone().unwrap())
+        .collect();
+    assert_eq!(visited, ["prices_2024"]);
+    let report = Price::query().all_with_report(&db).await.unwrap();
+    let visited: Vec<_> = report
+        .shards
+        .iter()
+        .map(|o| o.shard.clone().unwrap())
+        .collect();
+    assert_eq!(visited, ["prices_2023", "prices_2024"]);
+    // A new year, added without a restart.
+    let y2025 = file("y25");
+    db.add_shard("prices", "prices_2025", ShardConfig::new(&y2025))
+        .unwrap();
+    raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)")
+        .on("prices")
+        .execute(db.on_shard("prices_2025"))
+        .await
+        .unwrap();
+    Price {
+        id: 3,
+        day: day(2025, 1, 1),
+        cents: 7,
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert_eq!(Price::query().count(&db).await.unwrap(), 2);
+    assert!(matches!(
+        db.add_shard("prices", "prices_2025", ShardConfig::new(&y2025))
+            .unwrap_err(),
+        Error::DuplicateShard { .. }
+    ));
+    db.remove_shard("prices", "prices_2025").await.unwrap();
+    assert_eq!(Price::query().count(&db).await.unwrap(), 1);
+    assert!(matches!(
+        Price::query()
+            .count(db.on_shard("prices_2025"))
+            .await
+            .unwrap_err(),
+        Error::UnknownShard { .. }
+    ));
+    db.close().await;
+}
+
+#[tokio::test]
+async fn resolvers_from_config_and_code() {
+    let urls: Vec<String> = (0..3).map(|i| file(&format!("cfg{i}"))).collect();
+    let shards = format!(
+        "shards.a = {{ url = \"{}\" }}\nshards.b = {{ url = \"{}\" }}\nshards.c = {{ url = \"{}\" }}",
+        urls[0], urls[1], urls[2]
+    );
+    for (resolver, extra) in [
+        ("modulo", ""),
+        ("hash", ""),
+        ("range", "ranges = [[0, \"a\"], [100, \"b\"], [200, \"c\"]]"),
+        ("lookup", "lookup = [[1, \"b\"]]\ndefault = \"c\""),
+    ] {
+        let toml = format!(
+            "[databases.primary]\nurl = \"{}\"\n{shards}\n[databases.primary.sharding]\nresolver = \"{resolver}\"\n{extra}\n",
+            urls[0]
+        );
+        let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+        create_everywhere(&db, "primary", "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)").await;
+        raw("DELETE FROM chats")
+            .execute(db.on_shard("a"))
+            .await
+            .unwrap();
+        raw("DELETE FROM chats")
+            .execute(db.on_shard("b"))
+            .await
+            .unwrap();
+        raw("DELETE FROM chats")
+            .execute(db.on_shard("c"))
+            .await
+            .unwrap();
+        for i in 0..30 {
+            Chat {
+                id: i,
+                chat_id: i * 10,
+                body: "x".into(),
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+        }
+        // Each row is found by its key on the shard the resolver names.
+        let routing = db.handler().database("primary").unwrap();
+        let resolver = routing
+            .sharding()
+            .unwrap()
+            .resolver("primary")
+            .unwrap()
+            .clone();
+        for i in 0..30 {
+            let shard = resolver.resolve(&(i * 10).into()).unwrap().to_string();
+            let found = Chat::query()
+                .filter(Chat::CHAT_ID.eq(i * 10))
+                .all(db.on_shard(&shard))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1, "{resolver:?} key {}", i * 10);
+        }
+        assert_eq!(Chat::query().count(&db).await.unwrap(), 30, "{resolver:?}");
+        db.close().await;
+    }
+
+    // A resolver registered in code by name.
+    let toml = format!(
+        "[databases.primary]\nurl = \"{}\"\n{shards}\n[databases.primary.sharding]\nresolver = \"by_parity\"\n",
+        urls[0]
+    );
+    let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+    let err = Chat {
+        id: 1,
+        chat_id: 1,
+        body: "x".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnknownResolver { resolver, .. } if resolver == "by_parity"),
+        "{err}"
+    );
+    db.register_resolver(
+        "by_parity",
+        Lookup::new(Vec::<(i64, String)>::new(), Some("b".into())).unwrap(),
+    )
+    .unwrap();
+    Chat {
+        id: 1000,
+        chat_id: 1,
+        body: "x".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert!(Chat::find(db.on_shard("b"), 1000).await.unwrap().is_some());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn config_errors_name_the_key() {
+    let url = file("bad");
+    let cases = [
+        (
+            format!("[databases.primary]\nurl = \"{url}\"\n[databases.primary.sharding]\nresolver = \"hash\"\n"),
+            "databases.primary.sharding",
+        ),
+        (
+            format!("[databases.primary]\nurl = \"{url}\"\nshards.a = {{ url = \"{url}\" }}\n[databases.primary.sharding]\nresolver = \"lookup\"\nlookup = [[1, \"zz\"]]\n"),
+            "databases.primary.sharding.resolver",
+        ),
+        (
+            format!("[databases.primary]\nurl = \"{url}\"\nshards.a = {{ url = \"{url}\" }}\n[databases.primary.sharding]\nresolver = \"range\"\nranges = [[10, \"a\"], [5, \"a\"]]\n"),
+            "databases.primary.sharding.resolver",
+        ),
+        (
+            format!("[databases.primary]\nurl = \"{url}\"\nshards.a = {{ url = \"{url}\" }}\n[databases.primary.sharding]\nresolver = \"hash\"\npattern = \"x_{{yyyy}}\"\n"),
+            "databases.primary.sharding.pattern",
+        ),
+        (
+            format!("[databases.primary]\nurl = \"{url}\"\nshards.a = {{ url = \"{url}\" }}\n[databases.primary.sharding]\nresolver = \"hash\"\nconcurrency = 0\n"),
+            "databases.primary.sharding.concurrency",
+        ),
+        (
+            format!("[databases.primary]\nurl = \"{url}\"\nshards.a = {{ url = \"{url}\" }}\n[databases.primary.sharding]\nresolverr = \"hash\"\n"),
+            "databases.primary.sharding.resolverr",
+        ),
+    ];
+    for (toml, key) in cases {
+        let err = Config::from_toml_str(&toml).unwrap_err();
+        assert_eq!(err.key, key, "{err}");
+        assert!(
+            matches!(
+                err.kind,
+                ConfigErrorKind::InvalidSharding { .. }
+                    | ConfigErrorKind::ShardingWithoutShards
+                    | ConfigErrorKind::IntegerOutOfRange { .. }
+                    | ConfigErrorKind::UnknownKey { .. }
+            ),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn shard_scope_on_a_database_without_shards_is_an_error() {
+    let db = common::primary(DatabaseConfig::new(file("plain")));
+    raw("CREATE TABLE plain (id INTEGER PRIMARY KEY)")
+        .execute(&db)
+        .await
+        .unwrap();
+    let err = connection()
+        .shard("s1")
+        .run(Plain::query().count(&db))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::NotSharded {
+            database,
+            shard,
+            model,
+        } => {
+            assert_eq!((database.as_str(), shard.as_str()), ("primary", "s1"));
+            assert_eq!(*model, Some("Plain"));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(matches!(
+        Plain::find(db.on_shard("s1"), 1).await.unwrap_err(),
+        Error::NotSharded { .. }
+    ));
+    assert!(matches!(
+        db.each_shard("primary", |_| async {}).await.unwrap_err(),
+        Error::NotSharded { .. }
+    ));
+    // A sharded model on a database without `[sharding]`.
+    let err = Chat {
+        id: 1,
+        chat_id: 1,
+        body: "x".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::NoResolver { model: "Chat", .. }),
+        "{err}"
+    );
+    db.close().await;
+}
