@@ -406,6 +406,78 @@ async fn scenario(engine: Engine, tag: &str) {
         Error::InvalidQuery { .. }
     ));
 
+    // Keyset pages walk every row in order, the same as on one database.
+    let mut walked = Vec::new();
+    let mut last: Option<Order> = None;
+    loop {
+        let mut q = Order::query()
+            .order_by(Order::CENTS.desc())
+            .order_by(Order::ID.asc())
+            .limit(4);
+        if let Some(l) = &last {
+            q = q.after(l);
+        }
+        let page = q.all(&db).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        last = page.last().cloned();
+        walked.extend(page);
+    }
+    let reference: Vec<Order> = SingleOrder::query()
+        .order_by(SingleOrder::CENTS.desc())
+        .order_by(SingleOrder::ID.asc())
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Order::from)
+        .collect();
+    assert_eq!(walked, reference);
+    assert!(matches!(
+        Order::query()
+            .order_by(Order::NOTE.asc())
+            .after(&rows[0])
+            .all(&db)
+            .await
+            .unwrap_err(),
+        Error::InvalidQuery { .. }
+    ));
+
+    // A row copied onto two shards: returned twice, or once with dedupe().
+    let mut copy = row(500);
+    copy.insert(db.on_shard("s0")).await.unwrap();
+    copy.insert(db.on_shard("s1")).await.unwrap();
+    let twice = Order::query()
+        .filter(Order::ID.eq(500))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(twice.len(), 2);
+    let once = Order::query()
+        .filter(Order::ID.ge(499))
+        .order_by(Order::ID.asc())
+        .dedupe()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(once, [copy.clone()]);
+    let once = Order::query()
+        .filter(Order::ID.ge(499))
+        .dedupe()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(once.len(), 1);
+    raw("DELETE FROM grant_sharded_orders WHERE id = 500")
+        .execute(db.on_shard("s0"))
+        .await
+        .unwrap();
+    raw("DELETE FROM grant_sharded_orders WHERE id = 500")
+        .execute(db.on_shard("s1"))
+        .await
+        .unwrap();
+
     // Deny scatter for the call: a query without the key is refused, naming model and key.
     let err = Order::query().deny_scatter().all(&db).await.unwrap_err();
     match &err {

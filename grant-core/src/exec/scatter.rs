@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use grant_sharding::merge::{compare_rows, merge_sorted, OrderBy, SortValue};
+use grant_sharding::merge::{compare_rows, merge_sorted, MergeSorted, OrderBy, SortValue};
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ use crate::grant::Grant;
 use crate::model::Model;
 use crate::query::{Direction, QueryParts, Select};
 use crate::route::Scatter;
-use crate::value::Value;
+use crate::value::{ColumnType as _, Value};
 
 use super::{ops, Access, Target};
 
@@ -220,10 +220,13 @@ pub(crate) async fn fetch_models<M: Model>(
     let (shards, outcomes) = gather(&sc.database, ran, parts.partial, |v| v.len() as u64)?;
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     let limit = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    let mut seen = std::collections::HashSet::new();
+    let mut fresh = |m: &M| !parts.dedupe || seen.insert(key_bytes(&m.key().to_value()));
     let rows = if parts.order.is_empty() {
         shards
             .into_iter()
             .flatten()
+            .filter(|m| fresh(m))
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
             .collect()
@@ -241,10 +244,21 @@ pub(crate) async fn fetch_models<M: Model>(
             })
             .collect();
         let cmp = compare_rows(&order);
-        merge_sorted(keyed, |a, b| cmp(&a.0, &b.0), offset, limit)
-            .into_iter()
+        if parts.dedupe {
+            MergeSorted::new(keyed, |a: &(Vec<SortValue>, M), b: &(Vec<SortValue>, M)| {
+                cmp(&a.0, &b.0)
+            })
             .map(|(_, m)| m)
+            .filter(|m| fresh(m))
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
             .collect()
+        } else {
+            merge_sorted(keyed, |a, b| cmp(&a.0, &b.0), offset, limit)
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect()
+        }
     };
     Ok(ScatterReport {
         rows,
@@ -308,5 +322,24 @@ pub(crate) fn sort_value(v: &Value) -> SortValue {
         }
         Value::Uuid(u) => SortValue::Uuid(u.into_bytes()),
         Value::Json(j) => SortValue::Text(j.to_string()),
+    }
+}
+
+/// A primary key as bytes that are equal exactly when the keys are (for de-duplication).
+fn key_bytes(v: &Value) -> Vec<u8> {
+    let tagged = |tag: u8, bytes: &[u8]| {
+        let mut out = Vec::with_capacity(bytes.len() + 1);
+        out.push(tag);
+        out.extend_from_slice(bytes);
+        out
+    };
+    match v {
+        Value::I16(n) => tagged(0, &i64::from(*n).to_le_bytes()),
+        Value::I32(n) => tagged(0, &i64::from(*n).to_le_bytes()),
+        Value::I64(n) => tagged(0, &n.to_le_bytes()),
+        Value::Text(s) => tagged(1, s.as_bytes()),
+        Value::Bytes(b) => tagged(2, b),
+        Value::Uuid(u) => tagged(3, u.as_bytes()),
+        other => tagged(9, format!("{other:?}").as_bytes()),
     }
 }

@@ -27,6 +27,8 @@ use crate::Executor;
 #[derive(Debug, Clone)]
 pub struct Query<M> {
     parts: QueryParts,
+    /// `after(row)`: the row's values, turned into a filter on the order when the query runs.
+    after: Option<Vec<Value>>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -61,6 +63,9 @@ pub(crate) struct QueryParts {
     /// The statement of one shard of a scatter: text order columns compare by code
     /// point (binary collation), as the merge does. The model's columns.
     pub binary_order: Option<&'static [crate::model::ColumnMeta]>,
+    /// Sharded models: drop rows whose primary key was already returned (a row copied
+    /// onto several shards).
+    pub dedupe: bool,
 }
 
 impl<M: Model> Query<M> {
@@ -68,6 +73,7 @@ impl<M: Model> Query<M> {
     pub fn new() -> Self {
         Query {
             parts: QueryParts::default(),
+            after: None,
             _model: PhantomData,
         }
     }
@@ -125,13 +131,57 @@ impl<M: Model> Query<M> {
         self
     }
 
-    fn into_parts(self) -> QueryParts {
-        self.parts
+    /// Keyset pagination: only the rows that come after `last` in the query's order, the
+    /// fast alternative to a deep `offset` (each shard, or the database, seeks straight to
+    /// the position with an index on the order columns instead of reading and dropping
+    /// `offset` rows).
+    ///
+    /// Every page must use the same total order: end it with the primary key (`after`
+    /// appends the key, ascending, when it is not among the order terms, so give the first
+    /// page the same order). With no order at all, the query is ordered by the key. The
+    /// order columns must be NOT NULL (a nullable one is [`Error::InvalidQuery`]: NULLs
+    /// have no place in a keyset).
+    ///
+    /// ```no_run
+    /// # use grant_core::{Model, Query, Column};
+    /// # async fn demo<M: Model + Clone>(db: &grant_core::Grant, at: Column<M, i64>, id: Column<M, i64>) -> grant_core::Result<()> {
+    /// let page = M::query().order_by(at.desc()).order_by(id.asc()).limit(50).all(db).await?;
+    /// if let Some(last) = page.last() {
+    ///     let next = M::query()
+    ///         .order_by(at.desc())
+    ///         .order_by(id.asc())
+    ///         .after(last)
+    ///         .limit(50)
+    ///         .all(db)
+    ///         .await?;
+    ///     # let _ = next;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn after(mut self, last: &M) -> Self {
+        self.after = Some(last.values());
+        self
+    }
+
+    /// Sharded models: de-duplicate by primary key. A row present on several shards (a
+    /// reference table copied everywhere, a row caught mid-migration) is returned once,
+    /// the first in the query's order; limit and offset apply to the de-duplicated rows.
+    pub fn dedupe(mut self) -> Self {
+        self.parts.dedupe = true;
+        self
+    }
+
+    fn into_parts(self) -> Result<QueryParts> {
+        let mut parts = self.parts;
+        if let Some(last) = self.after {
+            keyset::<M>(&mut parts, &last)?;
+        }
+        Ok(parts)
     }
 
     /// Every matching row.
     pub async fn all<'e>(self, executor: impl Executor<'e>) -> Result<Vec<M>> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::fetch_models::<M>(
             executor.into_target(),
             Select::Query(&parts, None),
@@ -159,13 +209,13 @@ impl<M: Model> Query<M> {
         self,
         executor: impl Executor<'e>,
     ) -> Result<crate::ScatterReport<M>> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::fetch_report::<M>(executor.into_target(), &parts).await
     }
 
     /// The first matching row (ordered by the key when no order is given).
     pub async fn first<'e>(self, executor: impl Executor<'e>) -> Result<Option<M>> {
-        let mut parts = self.into_parts();
+        let mut parts = self.into_parts()?;
         if parts.order.is_empty() {
             parts.order.push(Order {
                 column: M::META.key_column().name,
@@ -183,7 +233,7 @@ impl<M: Model> Query<M> {
 
     /// How many rows match (limit and offset apply).
     pub async fn count<'e>(self, executor: impl Executor<'e>) -> Result<i64> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::count::<M>(executor.into_target(), &parts).await
     }
 
@@ -203,7 +253,7 @@ impl<M: Model> Query<M> {
         column: Column<M, T>,
         executor: impl Executor<'e>,
     ) -> Result<Option<T::Sum>> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         Ok(
             exec::sum::<M, T>(executor.into_target(), &parts, column.name(), "sum")
                 .await?
@@ -219,7 +269,7 @@ impl<M: Model> Query<M> {
         column: Column<M, T>,
         executor: impl Executor<'e>,
     ) -> Result<Option<f64>> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         let (sum, count) =
             exec::sum::<M, T>(executor.into_target(), &parts, column.name(), "avg").await?;
         Ok(match (sum, count) {
@@ -236,7 +286,7 @@ impl<M: Model> Query<M> {
         column: Column<M, T>,
         executor: impl Executor<'e>,
     ) -> Result<Option<T>> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::extreme::<M, T>(executor.into_target(), &parts, column.name(), false).await
     }
 
@@ -246,7 +296,7 @@ impl<M: Model> Query<M> {
         column: Column<M, T>,
         executor: impl Executor<'e>,
     ) -> Result<Option<T>> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::extreme::<M, T>(executor.into_target(), &parts, column.name(), true).await
     }
 
@@ -259,13 +309,13 @@ impl<M: Model> Query<M> {
         column: Column<M, T>,
         executor: impl Executor<'e>,
     ) -> Result<i64> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::count_distinct::<M, T>(executor.into_target(), &parts, column.name()).await
     }
 
     /// Whether any row matches.
     pub async fn exists<'e>(self, executor: impl Executor<'e>) -> Result<bool> {
-        let parts = self.into_parts();
+        let parts = self.into_parts()?;
         exec::exists::<M>(executor.into_target(), &parts).await
     }
 
@@ -329,7 +379,7 @@ impl<M: Model> Query<M> {
                 message: format!("{what} does not take order_by, limit or offset"),
             });
         }
-        Ok(self.into_parts())
+        self.into_parts()
     }
 }
 
@@ -416,4 +466,65 @@ impl QueryParts {
 
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Turn `after(last)` into a filter: with order terms `c1 .. ck` (the key appended), the
+/// rows where `(c1, .., ck)` comes after `last`'s values in that order:
+/// `c1 > v1 OR (c1 = v1 AND c2 > v2) OR ..` (`<` for descending terms).
+fn keyset<M: Model>(parts: &mut QueryParts, last: &[Value]) -> Result<()> {
+    let key = M::META.key_column().name;
+    if !parts.order.iter().any(|o| o.column == key) {
+        parts.order.push(Order {
+            column: key,
+            direction: Direction::Asc,
+        });
+    }
+    let mut terms = Vec::with_capacity(parts.order.len());
+    for o in &parts.order {
+        let i = M::META
+            .columns
+            .iter()
+            .position(|c| c.name == o.column)
+            .ok_or_else(|| Error::InvalidQuery {
+                model: M::META.name,
+                message: format!("after(): `{}` is not a column of the model", o.column),
+            })?;
+        if M::META.columns[i].nullable {
+            return Err(Error::InvalidQuery {
+                model: M::META.name,
+                message: format!(
+                    "after(): order column `{}` is nullable; keyset pagination needs NOT NULL order columns",
+                    o.column
+                ),
+            });
+        }
+        terms.push((o.column, o.direction, last[i].clone()));
+    }
+    let mut any = Vec::with_capacity(terms.len());
+    for i in 0..terms.len() {
+        let mut all: Vec<Expr> = terms[..i]
+            .iter()
+            .map(|(column, _, value)| Expr::Cmp {
+                column,
+                op: CmpOp::Eq,
+                value: value.clone(),
+            })
+            .collect();
+        let (column, direction, value) = &terms[i];
+        all.push(Expr::Cmp {
+            column,
+            op: match direction {
+                Direction::Asc => CmpOp::Gt,
+                Direction::Desc => CmpOp::Lt,
+            },
+            value: value.clone(),
+        });
+        any.push(if all.len() == 1 {
+            all.pop().expect("one term")
+        } else {
+            Expr::And(all)
+        });
+    }
+    parts.filters.push(Expr::Or(any));
+    Ok(())
 }
