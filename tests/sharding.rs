@@ -406,6 +406,66 @@ async fn scenario(engine: Engine, tag: &str) {
         Error::InvalidQuery { .. }
     ));
 
+    // GROUP BY, merged by group across shards, equals one database's.
+    let sharded_groups = Order::query()
+        .filter(Order::CENTS.gt(1))
+        .group_by(Order::NOTE)
+        .count()
+        .sum(Order::CENTS)
+        .avg(Order::CENTS)
+        .min(Order::CUSTOMER_ID)
+        .max(Order::CENTS)
+        .all(&db)
+        .await
+        .unwrap();
+    let single_groups = SingleOrder::query()
+        .filter(SingleOrder::CENTS.gt(1))
+        .group_by(SingleOrder::NOTE)
+        .count()
+        .sum(SingleOrder::CENTS)
+        .avg(SingleOrder::CENTS)
+        .min(SingleOrder::CUSTOMER_ID)
+        .max(SingleOrder::CENTS)
+        .all(&db)
+        .await
+        .unwrap();
+    assert!(sharded_groups.len() > 5);
+    assert_eq!(sharded_groups, single_groups);
+    let by_two = Order::query()
+        .group_by(Order::CUSTOMER_ID)
+        .then_by(Order::NOTE)
+        .count()
+        .all(&db)
+        .await
+        .unwrap();
+    let single_two = SingleOrder::query()
+        .group_by(SingleOrder::CUSTOMER_ID)
+        .then_by(SingleOrder::NOTE)
+        .count()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(by_two, single_two);
+    // By the shard key: one shard, and the same groups.
+    let one_shard = Order::query()
+        .filter(Order::CUSTOMER_ID.eq(4))
+        .group_by(Order::CUSTOMER_ID)
+        .count()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(one_shard.len(), 1);
+    assert_eq!(one_shard[0].values, [grant::Value::I64(3)]);
+    assert!(matches!(
+        Order::query()
+            .group_by(Order::NOTE)
+            .max(Order::NOTE)
+            .all(&db)
+            .await
+            .unwrap_err(),
+        Error::InvalidQuery { .. }
+    ));
+
     // Keyset pages walk every row in order, the same as on one database.
     let mut walked = Vec::new();
     let mut last: Option<Order> = None;

@@ -141,7 +141,7 @@ async fn distinct_values<M: Model, T: ColumnType>(
 }
 
 /// A text column compared by code point (as the merge compares), on every engine.
-fn binary(w: &mut SqlWriter, column: &'static str, text: bool) {
+pub(crate) fn binary(w: &mut SqlWriter, column: &'static str, text: bool) {
     match (text, w.backend()) {
         (true, Backend::Postgres) => {
             w.ident(column).push(" COLLATE \"C\"");
@@ -155,7 +155,7 @@ fn binary(w: &mut SqlWriter, column: &'static str, text: bool) {
     }
 }
 
-fn sum_expr(w: &mut SqlWriter, column: &'static str, float: bool) {
+pub(crate) fn sum_expr(w: &mut SqlWriter, column: &'static str, float: bool) {
     let cast = match (w.backend(), float) {
         (Backend::Postgres, false) => Some("BIGINT"),
         (Backend::Postgres, true) => Some("DOUBLE PRECISION"),

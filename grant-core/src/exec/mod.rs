@@ -411,6 +411,7 @@ macro_rules! run_read {
 
 mod aggregate;
 mod errors;
+mod group;
 mod ops;
 mod run;
 mod scatter;
@@ -419,6 +420,7 @@ mod sharded;
 pub use aggregate::Numeric;
 pub(crate) use aggregate::{count_distinct, extreme, sum};
 pub(crate) use errors::{ErrCtx, ErrSource};
+pub(crate) use group::group;
 pub(crate) use run::{execute, fetch_row, fetch_rows, fetch_rows_capped, record_write};
 pub use scatter::{ScatterReport, ShardOutcome};
 pub(crate) use sharded::{

@@ -326,7 +326,7 @@ pub(crate) fn sort_value(v: &Value) -> SortValue {
 }
 
 /// A primary key as bytes that are equal exactly when the keys are (for de-duplication).
-fn key_bytes(v: &Value) -> Vec<u8> {
+pub(crate) fn key_bytes(v: &Value) -> Vec<u8> {
     let tagged = |tag: u8, bytes: &[u8]| {
         let mut out = Vec::with_capacity(bytes.len() + 1);
         out.push(tag);

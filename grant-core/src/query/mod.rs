@@ -1,8 +1,10 @@
 //! The query builder: `User::query().filter(..).order_by(..).limit(..).all(&db)`.
 
 mod expr;
+pub(crate) mod group;
 
 pub use expr::{Assignment, CmpOp, Column, Direction, Expr, Order};
+pub use group::{Group, Grouped};
 
 use crate::value::ColumnType;
 
