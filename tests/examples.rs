@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXAMPLES: [&str; 7] = [
+const EXAMPLES: [&str; 9] = [
     "quickstart",
     "multiple_databases",
     "sharding",
+    "time_series",
+    "chat_archive",
     "migrations",
     "safety",
     "fan_out",
