@@ -223,6 +223,17 @@ pub enum Error {
         source: Box<grant_sharding::merge::MergeError>,
     },
 
+    /// A key could not be generated (a clock far behind, a worker id or shard index the
+    /// id layout cannot hold).
+    #[error("model `{model}`: cannot generate a key: {source}")]
+    Id {
+        /// The model.
+        model: &'static str,
+        /// Why.
+        #[source]
+        source: Box<grant_sharding::id::IdError>,
+    },
+
     /// A shard added twice at runtime.
     #[error("database `{database}` already has shard `{shard}`")]
     DuplicateShard {

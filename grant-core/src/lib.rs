@@ -22,6 +22,7 @@ mod grant;
 mod handler;
 #[cfg(feature = "tower")]
 pub mod http;
+mod keys;
 mod model;
 pub mod query;
 mod raw;
@@ -49,7 +50,7 @@ pub use handler::{
     ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolKind, PoolSlot, PoolStats, ReplicaState,
     Targets,
 };
-pub use model::{ColumnMeta, Model, ModelMeta, StatementCache};
+pub use model::{ColumnMeta, Generate, Model, ModelMeta, StatementCache};
 pub use query::{Column, Expr, Order, Query};
 pub use raw::{raw, RawQuery, Row};
 pub use role::Role;
@@ -67,6 +68,7 @@ pub use value::{BindRef, ColumnType, SqlType, Timestamp, Value};
 pub mod __private {
     pub use chrono;
     pub use sqlx;
+    pub use uuid;
 
     use crate::error::Error;
 

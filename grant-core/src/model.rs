@@ -43,6 +43,8 @@ pub struct ModelMeta {
     /// Indexes in `columns` of the shard key (`#[shard_by(..)]`); empty for a model that
     /// is not sharded.
     pub shard_key: &'static [usize],
+    /// How Grant generates the key (`#[grant(primary_key, generate = "..")]`).
+    pub generate: Option<Generate>,
     /// The database that serves the writing role (`None`: the config's default).
     pub database: Option<&'static str>,
     /// A database entry that serves the reading role (`None`: the writer's replicas).
@@ -78,6 +80,18 @@ fn slot(backend: Backend) -> usize {
         Backend::MySql => 1,
         Backend::Sqlite => 2,
     }
+}
+
+/// How Grant generates a model's key on insert (`#[grant(primary_key, generate = "..")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Generate {
+    /// A Snowflake id (`i64`): time-ordered, unique across processes with distinct
+    /// `worker_id`s (`[databases.<name>.ids]`), and, with `layout = "sharded"`, carrying
+    /// the row's shard so `find(id)` needs no scatter.
+    Snowflake,
+    /// A UUIDv7 (`uuid::Uuid`): time-ordered, random, unique without coordination.
+    UuidV7,
 }
 
 /// Where a model keeps its fixed statements: one slot per engine, filled once.
@@ -154,6 +168,16 @@ pub trait Model: Sized + Send + Sync + Unpin + 'static {
     /// `RETURNING` value wider than the key type); a key that does not fit the key type is
     /// [`Error::KeyOverflow`] naming the model and key column.
     fn set_generated_key(&mut self, key: i128) -> Result<()>;
+
+    /// Store a UUID Grant generated (`generate = "uuid_v7"`); the derive implements it for
+    /// such models, the default refuses.
+    fn set_generated_uuid(&mut self, id: uuid::Uuid) -> Result<()> {
+        let _ = id;
+        Err(Error::InvalidQuery {
+            model: Self::META.name,
+            message: "the key is not a generated UUID".into(),
+        })
+    }
 
     /// Fill the automatic timestamps the model declares with `now`: the `created_at` one
     /// when `inserting`, the `updated_at` one always.

@@ -88,7 +88,27 @@ pub fn expand(m: &ModelInput) -> TokenStream {
     });
     let timestamps = m.fields.iter().any(|f| f.timestamp.is_some());
 
-    let set_generated = if auto {
+    let snowflake = m.generate == Some(crate::parse::Generate::Snowflake);
+    let generate = match m.generate {
+        None => quote! { ::core::option::Option::None },
+        Some(crate::parse::Generate::Snowflake) => {
+            quote! { ::core::option::Option::Some(::grant::Generate::Snowflake) }
+        }
+        Some(crate::parse::Generate::UuidV7) => {
+            quote! { ::core::option::Option::Some(::grant::Generate::UuidV7) }
+        }
+    };
+    let set_uuid = if m.generate == Some(crate::parse::Generate::UuidV7) {
+        quote! {
+            fn set_generated_uuid(&mut self, id: ::grant::__private::uuid::Uuid) -> ::grant::Result<()> {
+                self.#key_ident = id;
+                ::core::result::Result::Ok(())
+            }
+        }
+    } else {
+        quote! {}
+    };
+    let set_generated = if auto || snowflake {
         quote! {
             self.#key_ident = ::grant::__private::generated_key::<#key_ty>(#name, #key_column, key)?;
             ::core::result::Result::Ok(())
@@ -165,6 +185,7 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                 primary_key: #key_index,
                 auto_increment: #auto,
                 shard_key: &[#(#shard_key),*],
+                generate: #generate,
                 database: #database,
                 reading: #reading,
                 timestamps: #timestamps,
@@ -196,6 +217,8 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                 fn set_generated_key(&mut self, key: i128) -> ::grant::Result<()> {
                     #set_generated
                 }
+
+                #set_uuid
 
                 #[allow(unused_variables)]
                 fn touch(&mut self, now: ::grant::__private::chrono::DateTime<::grant::__private::chrono::Utc>, inserting: bool) {

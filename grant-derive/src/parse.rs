@@ -17,6 +17,17 @@ pub struct ModelInput {
     pub auto_increment: bool,
     /// Indexes in `fields` of the shard key (`#[shard_by(..)]`), in the order written.
     pub shard_key: Vec<usize>,
+    /// `#[grant(primary_key, generate = "..")]`: Grant generates the key.
+    pub generate: Option<Generate>,
+}
+
+/// How Grant generates a key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Generate {
+    /// A Snowflake id (`i64`).
+    Snowflake,
+    /// A UUIDv7 (`uuid::Uuid`).
+    UuidV7,
 }
 
 /// A parsed field.
@@ -229,12 +240,14 @@ impl ModelInput {
         let mut fields = Vec::new();
         let mut marks = Vec::new();
         let mut marked_key: Option<(usize, bool)> = None;
+        let mut generate: Option<Seen<Generate>> = None;
         for (i, f) in named.named.iter().enumerate() {
             let ident = f.ident.clone().expect("named fields have names");
             let mut column: Option<Seen<String>> = None;
             let mut skip: Option<Seen<()>> = None;
             let mut key: Option<Seen<()>> = None;
             let mut manual: Option<Seen<()>> = None;
+            let mut generated: Option<Seen<Generate>> = None;
             let mut mark: Option<Seen<TimestampKind>> = None;
             for attr in f.attrs.iter().filter(|a| a.path().is_ident("grant")) {
                 let r = attr.parse_nested_meta(|meta| {
@@ -243,6 +256,19 @@ impl ModelInput {
                         once(&mut key, (), span, "primary_key")?;
                     } else if meta.path.is_ident("manual") {
                         once(&mut manual, (), span, "manual")?;
+                    } else if meta.path.is_ident("generate") {
+                        let lit = meta.value()?.parse::<LitStr>()?;
+                        let how = match lit.value().as_str() {
+                            "snowflake" => Generate::Snowflake,
+                            "uuid_v7" => Generate::UuidV7,
+                            other => {
+                                return Err(syn::Error::new(
+                                    lit.span(),
+                                    format!("unknown generator `{other}`; expected \"snowflake\" (an i64 key) or \"uuid_v7\" (a Uuid key)"),
+                                ))
+                            }
+                        };
+                        once(&mut generated, how, span, "generate")?;
                     } else if meta.path.is_ident("skip") {
                         once(&mut skip, (), span, "skip")?;
                     } else if meta.path.is_ident("rename") {
@@ -268,7 +294,7 @@ impl ModelInput {
                         mark = Some(Seen { value: kind, span });
                     } else {
                         return Err(meta.error(format!(
-                            "unknown attribute `{}`; expected `primary_key`, `manual`, `rename`, `skip`, `created_at` or `updated_at`",
+                            "unknown attribute `{}`; expected `primary_key`, `manual`, `generate`, `rename`, `skip`, `created_at` or `updated_at`",
                             path_name(&meta.path)
                         )));
                     }
@@ -279,6 +305,39 @@ impl ModelInput {
                 }
             }
             let (key, manual) = (key.is_some(), manual.is_some());
+            if let Some(g) = &generated {
+                if !key {
+                    errors.push(syn::Error::new(
+                        g.span,
+                        "`generate` applies to the primary key: write #[grant(primary_key, generate = \"snowflake\")]",
+                    ));
+                } else if manual {
+                    errors.push(syn::Error::new(
+                        g.span,
+                        "a generated key is not `manual`; keep one of them",
+                    ));
+                } else {
+                    let ok = match g.value {
+                        Generate::Snowflake => last_ident(&f.ty).as_deref() == Some("i64"),
+                        Generate::UuidV7 => last_ident(&f.ty).as_deref() == Some("Uuid"),
+                    };
+                    if !ok {
+                        errors.push(syn::Error::new_spanned(
+                            &f.ty,
+                            match g.value {
+                                Generate::Snowflake => "a Snowflake key is an `i64`",
+                                Generate::UuidV7 => "a UUIDv7 key is a `uuid::Uuid`",
+                            },
+                        ));
+                    }
+                    generate = Some(Seen {
+                        value: g.value,
+                        span: g.span,
+                    });
+                }
+            }
+            // A generated key is written by Grant, not the database.
+            let generated_key = key && generated.is_some();
             if let Some(m) = &mark {
                 if skip.is_some() || key {
                     errors.push(syn::Error::new(
@@ -313,7 +372,7 @@ impl ModelInput {
                         ),
                     ));
                 } else {
-                    marked_key = Some((i, manual));
+                    marked_key = Some((i, manual || generated_key));
                 }
             }
             let name = unraw(&ident);
@@ -378,6 +437,7 @@ impl ModelInput {
             primary_key,
             auto_increment,
             shard_key,
+            generate: generate.map(|g| g.value),
         })
     }
 }
@@ -433,6 +493,13 @@ fn resolve_shard_key(names: &[Ident], fields: &[FieldInput], errors: &mut Errors
         out.push(i);
     }
     out
+}
+
+fn last_ident(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
 }
 
 fn is_shard_key_type(ty: &Type) -> bool {

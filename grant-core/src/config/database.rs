@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 
 use super::hook::ConnectHook;
+use super::ids::IdConfig;
 use super::replication::ReplicationConfig;
 use super::sharding::ShardingConfig;
 use super::sqlite::SqliteOptions;
@@ -68,6 +69,8 @@ pub struct DatabaseConfig {
     pub shards: BTreeMap<String, ShardConfig>,
     /// How sharded models pick a shard (`[databases.<name>.sharding]`); needs `shards`.
     pub sharding: Option<ShardingConfig>,
+    /// How generated keys are made (`[databases.<name>.ids]`).
+    pub ids: IdConfig,
     /// The longest any one statement (or transaction step: begin, commit, rollback) may
     /// run before Grant abandons it with [`crate::Error::Timeout`] and closes its
     /// connection. `None` (`statement_timeout = "off"`) waits as long as the server takes.
@@ -102,6 +105,7 @@ impl DatabaseConfig {
             roles: BTreeMap::new(),
             shards: BTreeMap::new(),
             sharding: None,
+            ids: IdConfig::default(),
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
             sqlite: SqliteOptions::default(),
             after_connect: Vec::new(),
@@ -210,6 +214,12 @@ impl DatabaseConfig {
         self
     }
 
+    /// Sets how generated keys are made.
+    pub fn ids(mut self, ids: IdConfig) -> Self {
+        self.ids = ids;
+        self
+    }
+
     /// Sets how sharded models pick a shard.
     pub fn sharding(mut self, sharding: ShardingConfig) -> Self {
         self.sharding = Some(sharding);
@@ -232,6 +242,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("roles", &self.roles)
             .field("shards", &self.shards)
             .field("sharding", &self.sharding)
+            .field("ids", &self.ids)
             .field("statement_timeout", &self.statement_timeout)
             .field("sqlite", &self.sqlite)
             .field("after_connect", &self.after_connect)

@@ -106,6 +106,7 @@ mod duration;
 mod environment;
 mod error;
 mod hook;
+mod ids;
 mod interpolate;
 mod parse;
 mod path;
@@ -121,6 +122,7 @@ use std::path::Path;
 pub use database::{DatabaseConfig, PoolConfig, ShardConfig, DEFAULT_STATEMENT_TIMEOUT};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use hook::{ConnectHook, HookConnection, HookFuture};
+pub use ids::IdConfig;
 pub use replication::{
     Balance, Consistency, ReplicaFallback, ReplicationConfig, DEFAULT_CAUSAL_WAIT,
     DEFAULT_CHECK_INTERVAL, DEFAULT_REPLICA_DELAY,

@@ -73,6 +73,10 @@ const SHARDING: Shape = Keys(
     ],
     "a sharding table with a `resolver`",
 );
+const IDS: Shape = Keys(
+    &[("epoch_ms", Leaf), ("layout", Leaf), ("worker_id", Leaf)],
+    "a table of id settings",
+);
 const DATABASE: Shape = Keys(
     &[
         ("after_connect", Leaf),
@@ -90,6 +94,7 @@ const DATABASE: Shape = Keys(
         ("replica_weights", Leaf),
         ("replicas", Leaf),
         ("roles", Map(&Leaf, "a table of role = \"database\" pairs")),
+        ("ids", IDS),
         ("sharding", SHARDING),
         ("shards", Map(&SHARD, "a table of shards")),
         ("sqlite", SQLITE),
@@ -332,6 +337,9 @@ impl Fields<'_> {
             self.table(t, path, "sharding", "a sharding table with a `resolver`")?
         {
             db.sharding = Some(self.sharding(sharding, &key_path(path, "sharding"))?);
+        }
+        if let Some(ids) = self.table(t, path, "ids", "a table of id settings")? {
+            db.ids = self.ids(ids, &key_path(path, "ids"))?;
         }
         Ok(db)
     }

@@ -265,6 +265,7 @@ fn check_database(
             written,
         )?;
     }
+    super::ids::check(&db.ids, &key_path(&path, "ids"))?;
     if let Some(sharding) = &db.sharding {
         let names: Vec<&str> = db.shards.keys().map(String::as_str).collect();
         super::sharding::check(sharding, &names, &key_path(&path, "sharding"))?;

@@ -124,7 +124,16 @@ pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Opt
     }
     match plan(target, M::META, KeySource::PrimaryKey(&key), false)? {
         Planned::One(t) => ops::find(t, key).await,
-        Planned::Scatter(g, sc) => {
+        Planned::Scatter(g, mut sc) => {
+            // An id that names its shard: that shard first, the others only on a miss.
+            if let Some(hint) = g.id_shard::<M>(&key).filter(|s| sc.shards.contains(s)) {
+                let deadline = sc.timeout.map(|t| tokio::time::Instant::now() + t);
+                let at = Target::ScatterPart(g, hint.clone(), deadline);
+                if let Some(row) = ops::find::<M>(at, key.clone()).await? {
+                    return Ok(Some(row));
+                }
+                sc.shards.retain(|s| *s != hint);
+            }
             scatter::first_hit(g, &sc, |t| ops::find::<M>(t, key.clone())).await
         }
     }
@@ -193,6 +202,9 @@ fn row_values<M: Model>(m: &M) -> Vec<Value> {
 }
 
 pub(crate) async fn insert<M: Model>(target: Target<'_>, m: &mut M) -> Result<()> {
+    if M::META.generate.is_some() {
+        crate::keys::grant_of(&target).assign_key(m)?;
+    }
     if M::META.shard_key.is_empty() {
         return ops::insert(target, m).await;
     }
@@ -208,6 +220,12 @@ pub(crate) async fn insert_all<M: Model>(
     rows: &mut [M],
     read_keys: bool,
 ) -> Result<u64> {
+    if M::META.generate.is_some() && !rows.is_empty() {
+        let grant = crate::keys::grant_of(&target);
+        for m in rows.iter_mut() {
+            grant.assign_key(m)?;
+        }
+    }
     if M::META.shard_key.is_empty() || rows.is_empty() {
         return ops::insert_all(target, rows, read_keys).await;
     }

@@ -7,6 +7,7 @@
 mod acquire;
 mod balance;
 mod health;
+mod ids;
 mod monitor;
 mod options;
 mod pool;
@@ -233,6 +234,8 @@ pub struct DatabaseEntry {
     /// A resolver set in code for this database ([`ConnectionHandler::set_resolver`]),
     /// kept when the entry is rebuilt.
     resolver_override: Option<Arc<dyn ShardResolver>>,
+    /// Key generators (`generate = "snowflake"` / `"uuid_v7"`), kept when rebuilt.
+    ids: Arc<ids::IdGenerators>,
     /// Whether a `replica_of` entry names this one (its reads may be served elsewhere).
     replicated: AtomicBool,
     /// Whether read-your-writes is on (`replica_delay` > 0, or causal consistency).
@@ -269,7 +272,7 @@ impl DatabaseEntry {
             let t = Self::shard_targets(&name, shard_name, &config, &stop)?;
             shards.insert(Arc::from(shard_name.as_str()), t);
         }
-        Self::assemble(name, config, targets, shards, None, resolvers, stop)
+        Self::assemble(name, config, targets, shards, None, None, resolvers, stop)
     }
 
     /// The targets of shard `shard_name` of `config`.
@@ -309,9 +312,14 @@ impl DatabaseEntry {
         targets: Arc<Targets>,
         shards: HashMap<Arc<str>, Arc<Targets>>,
         resolver_override: Option<Arc<dyn ShardResolver>>,
+        ids: Option<Arc<ids::IdGenerators>>,
         resolvers: &Resolvers,
         stop: CancellationToken,
     ) -> Result<DatabaseEntry> {
+        let ids = match ids {
+            Some(ids) if *ids.config() == config.ids => ids,
+            _ => Arc::new(ids::IdGenerators::new(config.ids.clone())),
+        };
         let readonly = config.readonly || config.replica_of.is_some();
         let sharding = match &config.sharding {
             Some(sc) => {
@@ -340,6 +348,7 @@ impl DatabaseEntry {
             shards,
             sharding,
             resolver_override,
+            ids,
             replicated: AtomicBool::new(false),
             tracking: !config.replication.replica_delay.is_zero()
                 || config.replication.consistency == Consistency::Causal,
@@ -395,6 +404,12 @@ impl DatabaseEntry {
     #[inline]
     pub fn sharding(&self) -> Option<&ShardRouting> {
         self.sharding.as_ref()
+    }
+
+    /// Its key generators.
+    #[inline]
+    pub(crate) fn ids(&self) -> &ids::IdGenerators {
+        &self.ids
     }
 
     /// Whether the database has shards.
@@ -666,6 +681,7 @@ impl ConnectionHandler {
             old.targets.clone(),
             shards,
             resolver.or_else(|| old.resolver_override.clone()),
+            Some(old.ids.clone()),
             &self.resolvers,
             old.stop.clone(),
         )?;
