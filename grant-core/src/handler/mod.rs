@@ -221,6 +221,15 @@ impl Targets {
     }
 }
 
+/// What a rebuilt entry keeps from the one it replaces.
+#[derive(Default)]
+struct Kept {
+    /// A resolver set in code.
+    resolver: Option<Arc<dyn ShardResolver>>,
+    /// The key generators (their sequences must not restart).
+    ids: Option<Arc<ids::IdGenerators>>,
+}
+
 /// One registered database: its config, its own targets, and its shards' targets.
 #[derive(Debug)]
 pub struct DatabaseEntry {
@@ -272,7 +281,15 @@ impl DatabaseEntry {
             let t = Self::shard_targets(&name, shard_name, &config, &stop)?;
             shards.insert(Arc::from(shard_name.as_str()), t);
         }
-        Self::assemble(name, config, targets, shards, None, None, resolvers, stop)
+        Self::assemble(
+            name,
+            config,
+            targets,
+            shards,
+            Kept::default(),
+            resolvers,
+            stop,
+        )
     }
 
     /// The targets of shard `shard_name` of `config`.
@@ -311,11 +328,14 @@ impl DatabaseEntry {
         config: DatabaseConfig,
         targets: Arc<Targets>,
         shards: HashMap<Arc<str>, Arc<Targets>>,
-        resolver_override: Option<Arc<dyn ShardResolver>>,
-        ids: Option<Arc<ids::IdGenerators>>,
+        kept: Kept,
         resolvers: &Resolvers,
         stop: CancellationToken,
     ) -> Result<DatabaseEntry> {
+        let Kept {
+            resolver: resolver_override,
+            ids,
+        } = kept;
         let ids = match ids {
             Some(ids) if *ids.config() == config.ids => ids,
             _ => Arc::new(ids::IdGenerators::new(config.ids.clone())),
@@ -680,8 +700,10 @@ impl ConnectionHandler {
             config,
             old.targets.clone(),
             shards,
-            resolver.or_else(|| old.resolver_override.clone()),
-            Some(old.ids.clone()),
+            Kept {
+                resolver: resolver.or_else(|| old.resolver_override.clone()),
+                ids: Some(old.ids.clone()),
+            },
             &self.resolvers,
             old.stop.clone(),
         )?;
