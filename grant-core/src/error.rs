@@ -234,6 +234,19 @@ pub enum Error {
         source: Box<grant_sharding::id::IdError>,
     },
 
+    /// A shard that a model's `#[connects_to(shards(..))]` does not list.
+    #[error(
+        "model `{model}` has no shard `{shard}`; its connects_to(shards(..)) lists: {expected}"
+    )]
+    UnknownModelShard {
+        /// The model.
+        model: &'static str,
+        /// The shard asked for.
+        shard: String,
+        /// The shards it lists, comma-separated.
+        expected: String,
+    },
+
     /// A shard added twice at runtime.
     #[error("database `{database}` already has shard `{shard}`")]
     DuplicateShard {

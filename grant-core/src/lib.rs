@@ -50,7 +50,7 @@ pub use handler::{
     ConnectionHandler, DatabaseEntry, Pool, PoolKey, PoolKind, PoolSlot, PoolStats, ReplicaState,
     Targets,
 };
-pub use model::{ColumnMeta, Generate, Model, ModelMeta, StatementCache};
+pub use model::{ColumnMeta, Generate, Model, ModelMeta, ShardEntry, StatementCache};
 pub use query::{Column, Expr, Order, Query};
 pub use raw::{raw, RawQuery, Row};
 pub use role::Role;

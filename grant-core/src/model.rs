@@ -45,6 +45,9 @@ pub struct ModelMeta {
     pub shard_key: &'static [usize],
     /// How Grant generates the key (`#[grant(primary_key, generate = "..")]`).
     pub generate: Option<Generate>,
+    /// Rails-style shards (`#[connects_to(shards(..))]`): each shard a database entry,
+    /// chosen by the scope's or the call's shard (the first when none is named).
+    pub shards: &'static [ShardEntry],
     /// The database that serves the writing role (`None`: the config's default).
     pub database: Option<&'static str>,
     /// A database entry that serves the reading role (`None`: the writer's replicas).
@@ -80,6 +83,18 @@ fn slot(backend: Backend) -> usize {
         Backend::MySql => 1,
         Backend::Sqlite => 2,
     }
+}
+
+/// One shard of `#[connects_to(shards(name(writing = "..", reading = "..")))]`: the
+/// database entries that serve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardEntry {
+    /// The shard's name, as scopes and `on_shard` name it.
+    pub name: &'static str,
+    /// The entry that serves writes (and reads, unless `reading` is given).
+    pub writing: &'static str,
+    /// The entry that serves reads.
+    pub reading: Option<&'static str>,
 }
 
 /// How Grant generates a model's key on insert (`#[grant(primary_key, generate = "..")]`).

@@ -140,6 +140,7 @@ fn request<'a>(database: &'a Option<String>, access: Access, op: &'static str) -
         database: database.as_deref(),
         shard: None,
         reading: None,
+        shards: &[],
         access,
         op,
         user_sql: true,

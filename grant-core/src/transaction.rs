@@ -300,6 +300,13 @@ impl Transaction {
     }
 
     pub(crate) fn check(&self, req: &Request<'_>) -> Result<()> {
+        let mapped;
+        let req = if req.shards.is_empty() {
+            req
+        } else {
+            mapped = Context::with_current(|ctx| crate::route::mapped(req, ctx))?;
+            &mapped
+        };
         let database = req.database.unwrap_or(self.grant.default_database());
         if database != &*self.key.database {
             return Err(Error::WrongTransaction {

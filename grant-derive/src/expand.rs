@@ -20,6 +20,13 @@ pub fn expand(m: &ModelInput) -> TokenStream {
         .position(|f| f.ident == key_field.ident)
         .expect("the key is a column");
     let auto = m.auto_increment;
+    let shard_entries = m.shards.iter().map(|s| {
+        let (name, writing) = (&s.name, &s.writing);
+        let reading = opt_str(&s.reading);
+        quote! {
+            ::grant::ShardEntry { name: #name, writing: #writing, reading: #reading }
+        }
+    });
     let shard_key = m.shard_key.iter().map(|&i| {
         let field = &m.fields[i];
         columns
@@ -186,6 +193,7 @@ pub fn expand(m: &ModelInput) -> TokenStream {
                 auto_increment: #auto,
                 shard_key: &[#(#shard_key),*],
                 generate: #generate,
+                shards: &[#(#shard_entries),*],
                 database: #database,
                 reading: #reading,
                 timestamps: #timestamps,

@@ -19,6 +19,15 @@ pub struct ModelInput {
     pub shard_key: Vec<usize>,
     /// `#[grant(primary_key, generate = "..")]`: Grant generates the key.
     pub generate: Option<Generate>,
+    /// `#[connects_to(shards(name(writing = "..", reading = ".."), ..))]`.
+    pub shards: Vec<ShardInput>,
+}
+
+/// One shard of `connects_to(shards(..))`: its name and the entries serving it.
+pub struct ShardInput {
+    pub name: String,
+    pub writing: String,
+    pub reading: Option<String>,
 }
 
 /// How Grant generates a key.
@@ -145,6 +154,7 @@ impl ModelInput {
         let mut reading: Option<Seen<String>> = None;
         let mut timestamps: Option<Seen<Timestamps>> = None;
         let mut shard_by: Option<Seen<Vec<Ident>>> = None;
+        let mut shards: Option<Seen<Vec<ShardInput>>> = None;
         for attr in &input.attrs {
             if attr.path().is_ident("shard_by") {
                 let r = attr
@@ -217,9 +227,53 @@ impl ModelInput {
                     } else if meta.path.is_ident("reading") {
                         let v = non_empty(meta.value()?.parse::<LitStr>()?, "reading")?;
                         once(&mut reading, v, span, "reading")?;
+                    } else if meta.path.is_ident("shards") {
+                        let mut list: Vec<ShardInput> = Vec::new();
+                        meta.parse_nested_meta(|shard| {
+                            let Some(name) = shard.path.get_ident().map(unraw) else {
+                                return Err(shard.error("expected a shard name: shards(shard_one(writing = \"..\"))"));
+                            };
+                            if list.iter().any(|s| s.name == name) {
+                                return Err(shard.error(format!("shard `{name}` is given twice; keep one")));
+                            }
+                            let shard_span = shard.path.span();
+                            let mut w: Option<Seen<String>> = None;
+                            let mut r: Option<Seen<String>> = None;
+                            shard.parse_nested_meta(|role| {
+                                let span = role.path.span();
+                                if role.path.is_ident("writing") {
+                                    let v = non_empty(role.value()?.parse::<LitStr>()?, "writing")?;
+                                    once(&mut w, v, span, "writing")
+                                } else if role.path.is_ident("reading") {
+                                    let v = non_empty(role.value()?.parse::<LitStr>()?, "reading")?;
+                                    once(&mut r, v, span, "reading")
+                                } else {
+                                    Err(role.error(format!(
+                                        "unknown role `{}` for shard `{name}`; expected `writing` or `reading`",
+                                        path_name(&role.path)
+                                    )))
+                                }
+                            })?;
+                            let Some(w) = w else {
+                                return Err(syn::Error::new(
+                                    shard_span,
+                                    format!("shard `{name}` needs `writing = \"<database>\"`"),
+                                ));
+                            };
+                            list.push(ShardInput {
+                                name,
+                                writing: w.value,
+                                reading: r.map(|r| r.value),
+                            });
+                            Ok(())
+                        })?;
+                        if list.is_empty() {
+                            return Err(syn::Error::new(span, "`shards()` names no shard; expected shards(shard_one(writing = \"..\"))"));
+                        }
+                        once(&mut shards, list, span, "shards")?;
                     } else {
                         return Err(meta.error(format!(
-                            "unknown role `{}` in connects_to; expected `writing` or `reading`",
+                            "unknown role `{}` in connects_to; expected `writing`, `reading` or `shards`",
                             path_name(&meta.path)
                         )));
                     }
@@ -228,6 +282,20 @@ impl ModelInput {
                 if let Err(e) = r {
                     errors.push(e);
                 }
+            }
+        }
+        if let Some(Seen { span, .. }) = &shards {
+            if database.is_some() || writing.is_some() || reading.is_some() {
+                errors.push(syn::Error::new(
+                    *span,
+                    "`connects_to(shards(..))` names each shard's databases; it cannot be combined with `database`, `writing` or `reading`",
+                ));
+            }
+            if shard_by.is_some() {
+                errors.push(syn::Error::new(
+                    *span,
+                    "a model is sharded either by key (#[shard_by]) over one database's shards, or by scope over `connects_to(shards(..))`; keep one",
+                ));
             }
         }
         if let (Some(_), Some(Seen { span, .. })) = (&database, &writing) {
@@ -438,6 +506,7 @@ impl ModelInput {
             auto_increment,
             shard_key,
             generate: generate.map(|g| g.value),
+            shards: shards.map(|s| s.value).unwrap_or_default(),
         })
     }
 }

@@ -28,7 +28,24 @@ struct Price {
     day: chrono::NaiveDate,
 }
 
+#[derive(Model)]
+#[connects_to(shards(
+    shard_one(writing = "primary_shard_one", reading = "primary_shard_one_replica"),
+    shard_two(writing = "primary_shard_two"),
+))]
+struct Rails {
+    #[grant(primary_key, generate = "snowflake")]
+    id: i64,
+}
+
 fn main() {
+    let rails = <Rails as Model>::META;
+    assert_eq!(rails.shards.len(), 2);
+    assert_eq!(rails.shards[0].name, "shard_one");
+    assert_eq!(rails.shards[0].reading, Some("primary_shard_one_replica"));
+    assert_eq!(rails.shards[1].writing, "primary_shard_two");
+    assert_eq!(rails.generate, Some(grant::Generate::Snowflake));
+    assert!(!rails.auto_increment);
     assert_eq!(<Order as Model>::META.shard_key, &[1]);
     let meta = <Tenant as Model>::META;
     let names: Vec<&str> = meta.shard_key.iter().map(|&i| meta.columns[i].name).collect();

@@ -117,6 +117,9 @@ pub(crate) struct Request<'a> {
     pub shard: Option<&'a str>,
     /// An entry that serves reads (`#[connects_to(reading = ..)]`).
     pub reading: Option<&'a str>,
+    /// Rails-style shards of the model (`#[connects_to(shards(..))]`): the shard names
+    /// database entries.
+    pub shards: &'static [crate::model::ShardEntry],
     pub access: Access,
     /// A short name of the operation, for the span.
     pub op: &'static str,
@@ -139,6 +142,7 @@ impl<'a> Request<'a> {
             database: meta.database,
             shard: None,
             reading: meta.reading,
+            shards: meta.shards,
             access,
             op,
             user_sql: false,

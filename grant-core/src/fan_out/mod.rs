@@ -284,6 +284,7 @@ impl<'g> FanOut<'g> {
             database: Some(name),
             shard: None,
             reading: None,
+            shards: &[],
             access,
             op: "fan_out",
             user_sql: true,

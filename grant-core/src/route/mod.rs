@@ -122,6 +122,15 @@ impl Grant {
         req: &Request<'_>,
         again: Option<Again>,
     ) -> Result<Routed<'_>> {
+        if !req.shards.is_empty() {
+            // Rails-style shards: the shard names the entries; route as that model.
+            let mapped = mapped(req, ctx)?;
+            let plain = Context {
+                shard: None,
+                ..ctx.clone()
+            };
+            return self.route_in(&plain, &mapped, again);
+        }
         let database = req.database.unwrap_or(self.default_name());
         // An explicit shard (`on_shard`, or the shard a key resolved to) over the scope's.
         let shard = req.shard.or(ctx.shard.as_deref());
@@ -308,6 +317,34 @@ impl Grant {
             None => pick(targets),
         }
     }
+}
+
+/// A request of a model with `#[connects_to(shards(..))]`, as a request of the entry its
+/// shard names: the call's shard, else the scope's, else the first listed.
+pub(crate) fn mapped<'a>(req: &Request<'a>, ctx: &Context) -> Result<Request<'a>> {
+    let entry =
+        match req.shard.or(ctx.shard.as_deref()) {
+            None => &req.shards[0],
+            Some(name) => req.shards.iter().find(|s| s.name == name).ok_or_else(|| {
+                Error::UnknownModelShard {
+                    model: req.model,
+                    shard: name.to_string(),
+                    expected: req
+                        .shards
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            })?,
+        };
+    Ok(Request {
+        database: Some(entry.writing),
+        reading: entry.reading,
+        shard: None,
+        shards: &[],
+        ..*req
+    })
 }
 
 /// Name the model whose routing pointed at an unknown database.
