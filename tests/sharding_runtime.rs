@@ -471,3 +471,72 @@ async fn shard_scope_on_a_database_without_shards_is_an_error() {
     );
     db.close().await;
 }
+
+#[tokio::test]
+async fn raw_sql_needs_one_shard_and_shards_read_their_replicas() {
+    let (a, b) = (file("rep-a"), file("rep-b"));
+    let toml = format!(
+        r#"
+        [databases.primary]
+        url = "{a}"
+        shards.a = {{ url = "{a}", replicas = ["{a}"] }}
+        shards.b = {{ url = "{b}", replicas = ["{b}"] }}
+        [databases.primary.sharding]
+        resolver = "modulo"
+        "#
+    );
+    let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+    create_everywhere(
+        &db,
+        "primary",
+        "CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)",
+    )
+    .await;
+    for i in 0..6 {
+        Chat {
+            id: i,
+            chat_id: i,
+            body: "x".into(),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    // A scatter reads each shard's replica.
+    assert_eq!(Chat::query().count(&db).await.unwrap(), 6);
+    let replica_reads: u64 = db
+        .stats()
+        .iter()
+        .filter(|s| s.key.shard.is_some() && matches!(s.key.kind, grant::PoolKind::Replica(_)))
+        .map(|s| s.reads)
+        .sum();
+    assert!(replica_reads >= 2, "{replica_reads}");
+
+    // Raw SQL cannot be merged: without a shard it is refused; on a shard it runs.
+    let err = Chat::find_by_sql(&db, "SELECT * FROM chats", vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ScatterDenied { model: "Chat", .. }),
+        "{err}"
+    );
+    let on_a = Chat::find_by_sql(db.on_shard("a"), "SELECT * FROM chats", vec![])
+        .await
+        .unwrap();
+    assert_eq!(on_a.len(), 3);
+    let scoped = connection()
+        .shard("b")
+        .run(Chat::find_by_sql(&db, "SELECT * FROM chats", vec![]))
+        .await
+        .unwrap();
+    assert_eq!(scoped.len(), 3);
+
+    // update_all cannot move rows between shards.
+    let err = Chat::query()
+        .across_shards()
+        .update_all(&db, [Chat::CHAT_ID.set(1)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidQuery { .. }), "{err}");
+    db.close().await;
+}

@@ -9,6 +9,7 @@ use crate::role::Role;
 
 /// The routing context of the current task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Context {
     /// The role set by the innermost scope (`None`: reads read, writes write).
     pub role: Option<Role>,

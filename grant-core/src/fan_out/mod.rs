@@ -49,7 +49,7 @@ pub use report::{DatabaseOutcome, FanOutReport};
 /// itself (closing its connection) before dropping it.
 const GRACE: Duration = Duration::from_millis(250);
 
-/// One statement on several named databases; see the [module docs](self).
+/// One statement on several named databases, built by [`Grant::fan_out`](crate::Grant::fan_out).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

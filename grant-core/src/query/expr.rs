@@ -8,6 +8,7 @@ use crate::value::{ColumnType, Value};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CmpOp {
     /// `=`
     Eq,
@@ -42,6 +43,7 @@ impl CmpOp {
 /// A filter: comparisons joined with `and`, `or` and `not`. Build them from a model's
 /// column handles (`User::NAME.eq("ann")`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Expr {
     /// `column <op> value`
     Cmp {
