@@ -127,6 +127,37 @@ async fn scenario(engine: Engine) {
         err.is_timeout() || err.is_connect() || matches!(err.root(), Error::PoolTimeout { .. }),
         "{err}"
     );
+    // A deadline per call, on a handle whose scatters have none (the statement timeout,
+    // 30 s, would be the only bound): the call's deadline ends the wait.
+    let no_deadline = DatabaseConfig::new(&urls[0])
+        .shard("a", ShardConfig::new(&urls[0]))
+        .shard("b", ShardConfig::new(&through_proxy))
+        .sharding(ShardingConfig::new(ResolverConfig::Modulo {
+            shards: vec!["a".into(), "b".into()],
+        }));
+    let db2 = Grant::from_config(
+        Config::builder()
+            .database("primary", no_deadline)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let report = Row::query()
+        .timeout(Duration::from_millis(300))
+        .partial()
+        .all_with_report(&db2)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by the call's deadline"
+    );
+    db2.close().await;
+    assert_eq!(report.rows.len(), 5);
+    let (shard, error) = report.errors().next().expect("shard b failed");
+    assert_eq!(shard, "b");
+    assert!(error.is_timeout(), "{error}");
     proxy.set(Mode::Forward);
     db.close().await;
 }

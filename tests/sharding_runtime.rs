@@ -290,14 +290,14 @@ async fn resolvers_from_config_and_code() {
         "shards.a = {{ url = \"{}\" }}\nshards.b = {{ url = \"{}\" }}\nshards.c = {{ url = \"{}\" }}",
         urls[0], urls[1], urls[2]
     );
-    for (resolver, extra) in [
+    for (resolver_name, extra) in [
         ("modulo", ""),
         ("hash", ""),
         ("range", "ranges = [[0, \"a\"], [100, \"b\"], [200, \"c\"]]"),
         ("lookup", "lookup = [[1, \"b\"]]\ndefault = \"c\""),
     ] {
         let toml = format!(
-            "[databases.primary]\nurl = \"{}\"\n{shards}\n[databases.primary.sharding]\nresolver = \"{resolver}\"\n{extra}\n",
+            "[databases.primary]\nurl = \"{}\"\n{shards}\n[databases.primary.sharding]\nresolver = \"{resolver_name}\"\n{extra}\n",
             urls[0]
         );
         let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
@@ -342,6 +342,21 @@ async fn resolvers_from_config_and_code() {
             assert_eq!(found.len(), 1, "{resolver:?} key {}", i * 10);
         }
         assert_eq!(Chat::query().count(&db).await.unwrap(), 30, "{resolver:?}");
+        if matches!(resolver_name, "range") {
+            // A range of keys visits only the shards whose ranges it overlaps.
+            let report = Chat::query()
+                .filter(Chat::CHAT_ID.ge(100).and(Chat::CHAT_ID.lt(200)))
+                .all_with_report(&db)
+                .await
+                .unwrap();
+            let visited: Vec<_> = report
+                .shards
+                .iter()
+                .map(|o| o.shard.clone().unwrap())
+                .collect();
+            assert_eq!(visited, ["b"]);
+            assert_eq!(report.rows.len(), 10);
+        }
         db.close().await;
     }
 

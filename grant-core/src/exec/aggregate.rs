@@ -13,13 +13,12 @@ use crate::engine::Engine as _;
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::query::QueryParts;
-use crate::route::KeySource;
 use crate::sql::SqlWriter;
 use crate::value::ColumnType;
 
 use super::run::{bind_slice, fetch_all_on, fetch_optional_on};
 use super::scatter::{self, sort_value};
-use super::sharded::{plan, Planned};
+use super::sharded::{plan_query, Planned};
 use super::{resolve, Access, Request, Target};
 
 /// Numeric columns: what `SUM` adds up to (`i64` for integers, `f64` for floats).
@@ -198,12 +197,7 @@ fn planned<'e, M: Model>(target: Target<'e>, parts: &QueryParts) -> Result<Plann
     if M::META.shard_key.is_empty() {
         return Ok(Planned::One(target));
     }
-    plan(
-        target,
-        M::META,
-        KeySource::Filters(&parts.filters),
-        parts.deny_scatter,
-    )
+    plan_query(target, M::META, parts)
 }
 
 /// `(SUM(column), COUNT(column))`: the sum is `None` when no non-NULL value matched.

@@ -13,13 +13,12 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::query::group::{Group, GroupAgg};
 use crate::query::QueryParts;
-use crate::route::KeySource;
 use crate::sql::SqlWriter;
 use crate::value::{ColumnType as _, SqlType, Value};
 
 use super::run::{bind_slice, fetch_all_on};
 use super::scatter::{self, key_bytes, sort_value};
-use super::sharded::{plan, Planned};
+use super::sharded::{plan_query, Planned};
 use super::{resolve, Access, Request, Target};
 
 /// One aggregate of one group, as a shard computed it.
@@ -46,12 +45,7 @@ pub(crate) async fn group<M: Model>(
     let planned = if M::META.shard_key.is_empty() {
         Planned::One(target)
     } else {
-        plan(
-            target,
-            M::META,
-            KeySource::Filters(&parts.filters),
-            parts.deny_scatter,
-        )?
+        plan_query(target, M::META, parts)?
     };
     match planned {
         Planned::One(t) => {

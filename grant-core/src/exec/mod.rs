@@ -328,7 +328,15 @@ macro_rules! pooled_arm {
     ($label:lifetime, $routed:ident, $pool:ident, $limit:ident, $req:expr, $engine:ty, |$x:ident, $db:ident| $body:expr) => {{
         type $db = $engine;
         let slot = &$routed.slot;
-        let mut pc = match slot.acquire($pool).await {
+        // A deadline (a scatter's, a fan-out's) bounds the wait for a connection too.
+        let acquired = match $req.deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, slot.acquire($pool)).await {
+                Ok(acquired) => acquired,
+                Err(_) => Err(slot.timeout_error($limit)),
+            },
+            None => slot.acquire($pool).await,
+        };
+        let mut pc = match acquired {
             Ok(pc) => pc,
             Err(e) => break $label Err(e),
         };

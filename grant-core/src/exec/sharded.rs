@@ -47,6 +47,25 @@ pub(crate) fn plan<'e>(
     })
 }
 
+/// The plan of a query: its filters, its scatter policy, and a per-call deadline
+/// (`Query::timeout`) over the database's.
+pub(crate) fn plan_query<'e>(
+    target: Target<'e>,
+    meta: &ModelMeta,
+    parts: &QueryParts,
+) -> Result<Planned<'e>> {
+    let mut planned = plan(
+        target,
+        meta,
+        KeySource::Filters(&parts.filters),
+        parts.deny_scatter,
+    )?;
+    if let (Planned::Scatter(_, sc), Some(t)) = (&mut planned, parts.timeout) {
+        sc.timeout = Some(t);
+    }
+    Ok(planned)
+}
+
 /// Rows of `M` for a SELECT.
 pub(crate) async fn fetch_models<M: Model>(
     target: Target<'_>,
@@ -57,19 +76,12 @@ pub(crate) async fn fetch_models<M: Model>(
         return ops::fetch_models(target, select, access).await;
     }
     match select {
-        Select::Query(parts, limit) => {
-            match plan(
-                target,
-                M::META,
-                KeySource::Filters(&parts.filters),
-                parts.deny_scatter,
-            )? {
-                Planned::One(t) => ops::fetch_models(t, Select::Query(parts, limit), access).await,
-                Planned::Scatter(g, sc) => {
-                    Ok(scatter::fetch_models::<M>(g, &sc, parts, limit).await?.rows)
-                }
+        Select::Query(parts, limit) => match plan_query(target, M::META, parts)? {
+            Planned::One(t) => ops::fetch_models(t, Select::Query(parts, limit), access).await,
+            Planned::Scatter(g, sc) => {
+                Ok(scatter::fetch_models::<M>(g, &sc, parts, limit).await?.rows)
             }
-        }
+        },
         // Raw SQL cannot be merged: it runs on one shard, named or from the scope.
         raw @ Select::Raw { .. } => match plan(target, M::META, KeySource::Filters(&[]), true)? {
             Planned::One(t) => ops::fetch_models(t, raw, access).await,
@@ -86,12 +98,7 @@ pub(crate) async fn fetch_report<M: Model>(
     let planned = if M::META.shard_key.is_empty() {
         Planned::One(target)
     } else {
-        plan(
-            target,
-            M::META,
-            KeySource::Filters(&parts.filters),
-            parts.deny_scatter,
-        )?
+        plan_query(target, M::META, parts)?
     };
     match planned {
         Planned::One(t) => {
@@ -143,12 +150,7 @@ pub(crate) async fn count<M: Model>(target: Target<'_>, parts: &QueryParts) -> R
     if M::META.shard_key.is_empty() {
         return ops::count::<M>(target, parts).await;
     }
-    match plan(
-        target,
-        M::META,
-        KeySource::Filters(&parts.filters),
-        parts.deny_scatter,
-    )? {
+    match plan_query(target, M::META, parts)? {
         Planned::One(t) => ops::count::<M>(t, parts).await,
         Planned::Scatter(g, sc) => {
             let mut per_shard = parts.clone();
@@ -175,12 +177,7 @@ pub(crate) async fn exists<M: Model>(target: Target<'_>, parts: &QueryParts) -> 
     if M::META.shard_key.is_empty() {
         return ops::exists::<M>(target, parts).await;
     }
-    match plan(
-        target,
-        M::META,
-        KeySource::Filters(&parts.filters),
-        parts.deny_scatter,
-    )? {
+    match plan_query(target, M::META, parts)? {
         Planned::One(t) => ops::exists::<M>(t, parts).await,
         Planned::Scatter(g, sc) => {
             if parts.offset.is_some() || parts.limit == Some(0) {
@@ -418,12 +415,7 @@ where
     let planned = if M::META.shard_key.is_empty() {
         Planned::One(target)
     } else {
-        plan(
-            target,
-            M::META,
-            KeySource::Filters(&parts.filters),
-            parts.deny_scatter,
-        )?
+        plan_query(target, M::META, parts)?
     };
     match planned {
         Planned::One(t) => {

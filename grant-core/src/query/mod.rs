@@ -68,6 +68,8 @@ pub(crate) struct QueryParts {
     /// Sharded models: drop rows whose primary key was already returned (a row copied
     /// onto several shards).
     pub dedupe: bool,
+    /// Sharded models: the deadline of a scatter, over the database's `timeout`.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl<M: Model> Query<M> {
@@ -120,6 +122,16 @@ impl<M: Model> Query<M> {
     /// and nothing is sent.
     pub fn across_shards(mut self) -> Self {
         self.parts.across_shards = true;
+        self
+    }
+
+    /// Sharded models: one deadline for this query's scatter (every shard's statement),
+    /// instead of the database's `[sharding] timeout`. A shard that has not answered by
+    /// then fails with [`Error::Timeout`] (wrapped in [`Error::ShardFailed`], or listed in
+    /// the report with [`Query::partial`]). A query routed to one shard keeps its
+    /// statement timeout.
+    pub fn timeout(mut self, deadline: std::time::Duration) -> Self {
+        self.parts.timeout = Some(deadline);
         self
     }
 
