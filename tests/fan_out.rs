@@ -9,7 +9,7 @@ use common::proxy::{host_port, Proxy};
 use common::Engine;
 use grant::{
     connected_to, raw, AssertSqlSafe, Backend, Config, DatabaseConfig, Error, FanOutReport, Grant,
-    ReadOnlyReason, Role,
+    Model, ReadOnlyReason, Role,
 };
 
 const TABLE: &str = "fan_out_pets";
@@ -466,4 +466,46 @@ async fn a_frozen_database_times_out_alone() {
     })
     .await
     .expect("the fan-out over a frozen server finished");
+}
+
+#[derive(grant::Model, Debug, Clone, PartialEq)]
+#[grant(table = "fan_out_pets")]
+struct Pet {
+    id: i64,
+    name: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_query_in_each_dialect() {
+    let _serial = common::SERVER_LOCK.lock().await;
+    let m = mixed("fan-model", 5).await;
+    let report =
+        m.db.fan_out(m.names())
+            .query(
+                Pet::query()
+                    .filter(Pet::NAME.ne("pet2"))
+                    .order_by(Pet::ID.desc())
+                    .limit(3),
+            )
+            .run()
+            .await
+            .unwrap();
+    assert_eq!(names(&report), m.names());
+    for outcome in report.outcomes {
+        let name = outcome.database.clone();
+        let pets = outcome
+            .into_models::<Pet>()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got: Vec<&str> = pets.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(got, ["pet5", "pet4", "pet3"], "{name}");
+    }
+    // A query and SQL together are refused before anything is sent.
+    let err =
+        m.db.fan_out(m.names())
+            .sql("SELECT 1")
+            .query(Pet::query())
+            .run()
+            .await
+            .unwrap_err();
+    assert!(matches!(err, Error::InvalidQuery { .. }), "{err}");
 }

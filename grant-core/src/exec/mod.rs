@@ -433,6 +433,7 @@ pub use aggregate::Numeric;
 pub(crate) use aggregate::{count_distinct, extreme, sum};
 pub(crate) use errors::{ErrCtx, ErrSource};
 pub(crate) use group::group;
+pub(crate) use ops::select_text;
 pub(crate) use run::{execute, fetch_row, fetch_rows, fetch_rows_capped, record_write};
 pub use scatter::{ScatterReport, ShardOutcome};
 pub(crate) use sharded::{

@@ -32,6 +32,21 @@ fn select_sql<'s, M: Model>(
     }
 }
 
+/// The SELECT of a model query in `backend`'s dialect, with its values (a fan-out).
+pub(crate) fn select_text(
+    meta: &crate::model::ModelMeta,
+    backend: Backend,
+    parts: &QueryParts,
+) -> (String, Vec<Value>) {
+    let stmts = meta.statements(backend);
+    let mut w = SqlWriter::new(backend, stmts.select.len() + 64);
+    w.push(&stmts.select);
+    let mut binds = Vec::new();
+    parts.write_where(&mut w, &mut binds);
+    parts.write_tail(&mut w, &mut binds, None);
+    (w.finish(), binds)
+}
+
 /// Rows of `M` for a SELECT.
 pub(crate) async fn fetch_models<M: Model>(
     target: Target<'_>,

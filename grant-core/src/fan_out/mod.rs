@@ -39,6 +39,8 @@ use crate::context::{connection, Context};
 use crate::error::{Error, ReadOnlyReason, Result};
 use crate::exec::{self, Access, Request, Target};
 use crate::grant::Grant;
+use crate::model::{Model, ModelMeta};
+use crate::query::{Query, QueryParts};
 use crate::role::Role;
 use crate::sql_str::{SqlSafeStr, SqlStr};
 use crate::value::Value;
@@ -109,6 +111,8 @@ pub struct FanOut<'g> {
     row_cap: Option<usize>,
     concurrency: Option<usize>,
     allow_writes: bool,
+    /// A model query, written for each database's engine at `run`.
+    query: Option<Result<(QueryParts, &'static ModelMeta), (&'static str, String)>>,
 }
 
 impl Grant {
@@ -129,6 +133,7 @@ impl Grant {
             row_cap: None,
             concurrency: None,
             allow_writes: false,
+            query: None,
         }
     }
 }
@@ -148,6 +153,37 @@ impl<'g> FanOut<'g> {
         let database = database.into();
         self.sql_for.retain(|(name, _)| *name != database);
         self.sql_for.push((database, sql.into_sql_str()));
+        self
+    }
+
+    /// A model query instead of SQL: each database runs it written in its own dialect
+    /// (every column of `M`'s table, the query's filters, order, limit and offset; its
+    /// values bound). Decode each outcome's rows with
+    /// [`DatabaseOutcome::into_models`](crate::DatabaseOutcome::into_models). The query runs on each
+    /// named database's own URL, as a read (never on the model's shards).
+    ///
+    /// ```no_run
+    /// # use grant_core::{Grant, Model, Column};
+    /// # async fn demo<M: Model>(db: &Grant, age: Column<M, i64>) -> grant_core::Result<()> {
+    /// let report = db
+    ///     .fan_out(["eu", "us"])
+    ///     .query(M::query().filter(age.ge(18)).limit(100))
+    ///     .run()
+    ///     .await?;
+    /// for outcome in report.outcomes {
+    ///     let database = outcome.database.clone();
+    ///     let adults: Vec<M> = outcome.into_models::<M>()?;
+    ///     println!("{database}: {} adults", adults.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn query<M: Model>(mut self, query: Query<M>) -> Self {
+        self.query = Some(
+            query
+                .into_query_parts()
+                .map(|p| (p, M::META))
+                .map_err(|e| (M::META.name, e.to_string())),
+        );
         self
     }
 
@@ -193,7 +229,29 @@ impl<'g> FanOut<'g> {
     /// Fails as a whole only for misuse, before anything is sent: [`Error::NotInFanOut`]
     /// for `sql_for` naming a database not in the fan-out, [`Error::InvalidQuery`] for a
     /// database with no SQL. Everything else is per database.
-    pub async fn run(self) -> Result<FanOutReport> {
+    pub async fn run(mut self) -> Result<FanOutReport> {
+        if let Some(query) = self.query.take() {
+            let (parts, meta) =
+                query.map_err(|(model, message)| Error::InvalidQuery { model, message })?;
+            if self.sql.is_some() || !self.sql_for.is_empty() || !self.binds.is_empty() {
+                return Err(Error::InvalidQuery {
+                    model: meta.name,
+                    message: "a fan-out runs either a model query or SQL, not both".into(),
+                });
+            }
+            for name in &self.databases {
+                // A database that is not registered keeps no SQL; its outcome says why.
+                let Some(backend) = self.backend_of(name) else {
+                    self.sql_for
+                        .push((name.clone(), SqlSafeStr::into_sql_str("SELECT 1")));
+                    continue;
+                };
+                let (sql, binds) = crate::exec::select_text(meta, backend, &parts);
+                self.binds = binds;
+                self.sql_for
+                    .push((name.clone(), crate::AssertSqlSafe(sql).into_sql_str()));
+            }
+        }
         if let Some((name, _)) = self
             .sql_for
             .iter()

@@ -31,6 +31,23 @@ impl DatabaseOutcome {
         self.rows.is_ok()
     }
 
+    /// The rows decoded as model `M` (by column name), after
+    /// [`FanOut::query`](crate::FanOut::query); this database's error if it failed, or a
+    /// decode error naming the model and column.
+    pub fn into_models<M: crate::Model>(self) -> Result<Vec<M>, Error> {
+        match self.rows {
+            Err(e) => Err(e),
+            Ok(rows) => rows
+                .iter()
+                .map(|row| match row {
+                    crate::Row::Postgres(r) => M::from_pg_row(r, true),
+                    crate::Row::MySql(r) => M::from_mysql_row(r, true),
+                    crate::Row::Sqlite(r) => M::from_sqlite_row(r, true),
+                })
+                .collect(),
+        }
+    }
+
     /// The error of this database, if it failed.
     pub fn error(&self) -> Option<&Error> {
         self.rows.as_ref().err()

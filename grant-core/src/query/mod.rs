@@ -185,6 +185,11 @@ impl<M: Model> Query<M> {
         self
     }
 
+    /// The parts, with `after(..)` turned into its filter.
+    pub(crate) fn into_query_parts(self) -> Result<QueryParts> {
+        self.into_parts()
+    }
+
     fn into_parts(self) -> Result<QueryParts> {
         let mut parts = self.parts;
         if let Some(last) = self.after {
