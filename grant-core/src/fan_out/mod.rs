@@ -112,8 +112,12 @@ pub struct FanOut<'g> {
     concurrency: Option<usize>,
     allow_writes: bool,
     /// A model query, written for each database's engine at `run`.
-    query: Option<Result<(QueryParts, &'static ModelMeta), (&'static str, String)>>,
+    query: Option<ModelQuery>,
 }
+
+/// A model query for a fan-out: its parts and model, or why they could not be built
+/// (the model's name and the message).
+type ModelQuery = Result<(QueryParts, &'static ModelMeta), (&'static str, String)>;
 
 impl Grant {
     /// Start a fan-out over `databases` (names of this handle's databases, in the order the
