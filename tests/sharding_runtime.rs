@@ -555,3 +555,119 @@ async fn raw_sql_needs_one_shard_and_shards_read_their_replicas() {
     assert!(matches!(err, Error::InvalidQuery { .. }), "{err}");
     db.close().await;
 }
+
+#[tokio::test]
+async fn lookup_read_from_a_table() {
+    let (meta, one, two) = (file("lk-meta"), file("lk-one"), file("lk-two"));
+    let toml = format!(
+        r#"
+        default = "chats"
+
+        [databases.meta]
+        url = "{meta}"
+
+        [databases.chats]
+        url = "{one}"
+        shards.one = {{ url = "{one}" }}
+        shards.two = {{ url = "{two}" }}
+        [databases.chats.sharding]
+        resolver = "lookup"
+        default = "one"
+        "#
+    );
+    let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+    raw("CREATE TABLE chat_sources (chat_id INTEGER PRIMARY KEY, source TEXT NOT NULL)")
+        .on("meta")
+        .execute(&db)
+        .await
+        .unwrap();
+    raw("INSERT INTO chat_sources VALUES (5, 'two'), (6, 'two')")
+        .on("meta")
+        .execute(&db)
+        .await
+        .unwrap();
+    for s in ["one", "two"] {
+        raw("CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)")
+            .on("chats")
+            .execute(db.on_shard(s))
+            .await
+            .unwrap();
+    }
+    let n = db
+        .load_lookup(
+            "chats",
+            "meta",
+            "SELECT chat_id, source FROM chat_sources",
+            Some("one"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[grant(table = "chats", database = "chats")]
+    #[shard_by(chat_id)]
+    struct ChatIn {
+        #[grant(primary_key, manual)]
+        id: i64,
+        chat_id: i64,
+        body: String,
+    }
+    ChatIn {
+        id: 1,
+        chat_id: 5,
+        body: "x".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    ChatIn {
+        id: 2,
+        chat_id: 7,
+        body: "y".into(),
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    assert_eq!(ChatIn::query().count(db.on_shard("two")).await.unwrap(), 1);
+    assert_eq!(ChatIn::query().count(db.on_shard("one")).await.unwrap(), 1);
+    // The table changes: load again, no restart.
+    raw("INSERT INTO chat_sources VALUES (7, 'two')")
+        .on("meta")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.load_lookup(
+            "chats",
+            "meta",
+            "SELECT chat_id, source FROM chat_sources",
+            Some("one")
+        )
+        .await
+        .unwrap(),
+        3
+    );
+    assert!(ChatIn::query()
+        .filter(ChatIn::CHAT_ID.eq(7))
+        .all(&db)
+        .await
+        .unwrap()
+        .is_empty());
+    // A duplicate key in the table is an error, and the old resolver stays.
+    raw("CREATE TABLE dup (k INTEGER, s TEXT)")
+        .on("meta")
+        .execute(&db)
+        .await
+        .unwrap();
+    raw("INSERT INTO dup VALUES (1, 'one'), (1, 'two')")
+        .on("meta")
+        .execute(&db)
+        .await
+        .unwrap();
+    let err = db
+        .load_lookup("chats", "meta", "SELECT k, s FROM dup", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Shard { .. }), "{err}");
+    db.close().await;
+}

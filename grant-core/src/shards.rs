@@ -151,6 +151,49 @@ impl Grant {
         self.handler().set_resolver(database, Arc::new(resolver))
     }
 
+    /// Route `database`'s sharded models by a lookup table read from a database: `sql`
+    /// runs (as a read) on database `from` and returns two columns, the key (an integer or
+    /// a text) and the shard name; keys not in it go to `default` (or are an error without
+    /// one). The resolver is replaced at once, without a restart; call it again when the
+    /// table changes. Returns how many keys were loaded. A key listed twice, a shard name
+    /// that is not usable, or an empty table without a default is [`Error::Shard`].
+    ///
+    /// ```no_run
+    /// # async fn demo(db: &grant_core::Grant) -> grant_core::Result<()> {
+    /// let n = db
+    ///     .load_lookup("chats", "meta", "SELECT chat_id, source FROM chat_sources", Some("primary"))
+    ///     .await?;
+    /// println!("{n} chats mapped");
+    /// # Ok(()) }
+    /// ```
+    pub async fn load_lookup(
+        &self,
+        database: &str,
+        from: &str,
+        sql: impl crate::SqlSafeStr,
+        default: Option<&str>,
+    ) -> Result<usize> {
+        let rows = crate::raw::raw(sql).on(from).fetch_all(self).await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key = match row.get_at::<i64>(0) {
+                Ok(n) => grant_sharding::ShardValue::Int(n),
+                Err(_) => grant_sharding::ShardValue::Text(row.get_at::<String>(0)?),
+            };
+            entries.push((key, row.get_at::<String>(1)?));
+        }
+        let n = entries.len();
+        let lookup =
+            grant_sharding::Lookup::new(entries, default.map(str::to_string)).map_err(|e| {
+                Error::Shard {
+                    database: database.to_string(),
+                    source: Box::new(e),
+                }
+            })?;
+        self.set_resolver(database, lookup)?;
+        Ok(n)
+    }
+
     /// Add a shard to `database` at runtime ([`ConnectionHandler::add_shard`](crate::ConnectionHandler::add_shard)).
     pub fn add_shard(&self, database: &str, name: &str, shard: ShardConfig) -> Result<()> {
         self.handler().add_shard(database, name, shard)
