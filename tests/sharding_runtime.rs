@@ -671,3 +671,101 @@ async fn lookup_read_from_a_table() {
     assert!(matches!(err, Error::Shard { .. }), "{err}");
     db.close().await;
 }
+
+#[tokio::test]
+async fn an_explicit_database_wins_over_the_model_database() {
+    let (live, archive, o1, o2) = (
+        file("ed-live"),
+        file("ed-arch"),
+        file("ed-o1"),
+        file("ed-o2"),
+    );
+    let toml = format!(
+        r#"
+        default = "primary"
+        [databases.primary]
+        url = "{live}"
+        [databases.archive]
+        url = "{archive}"
+        [databases.other]
+        url = "{o1}"
+        shards.x = {{ url = "{o1}" }}
+        shards.y = {{ url = "{o2}" }}
+        [databases.other.sharding]
+        resolver = "modulo"
+        "#
+    );
+    let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
+    for database in ["primary", "archive"] {
+        raw("CREATE TABLE plain (id INTEGER PRIMARY KEY)")
+            .on(database)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    for s in ["x", "y"] {
+        raw("CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)")
+            .on("other")
+            .execute(db.on_shard(s))
+            .await
+            .unwrap();
+    }
+    // An unsharded model written to and read from another database.
+    Plain { id: 1 }
+        .insert(db.on_database("archive"))
+        .await
+        .unwrap();
+    assert_eq!(Plain::query().count(&db).await.unwrap(), 0);
+    assert_eq!(
+        Plain::query()
+            .count(db.on_database("archive"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(Plain::find(db.on_database("archive"), 1)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(matches!(
+        Plain::query()
+            .count(db.on_database("nope"))
+            .await
+            .unwrap_err(),
+        Error::UnknownDatabase { .. }
+    ));
+    // A sharded model on another sharded database: still routed by key there.
+    for i in 0..4 {
+        Chat {
+            id: i,
+            chat_id: i,
+            body: "x".into(),
+        }
+        .insert(db.on_database("other"))
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        Chat::query()
+            .count(db.on_database("other").shard("x"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        Chat::query().count(db.on_database("other")).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        Chat::query()
+            .filter(Chat::CHAT_ID.eq(1))
+            .all_with_report(db.on_database("other"))
+            .await
+            .unwrap()
+            .shards[0]
+            .shard
+            .as_deref(),
+        Some("y")
+    );
+    db.close().await;
+}

@@ -93,7 +93,7 @@ impl Grant {
 /// The handle behind a target (a transaction's: the handle that began it).
 pub(crate) fn grant_of(target: &Target<'_>) -> Grant {
     match target {
-        Target::Grant(g) | Target::Shard(g, _) | Target::ScatterPart(g, _, _) => (*g).clone(),
+        Target::Grant(g) | Target::Shard(g, _) | Target::At(g, _) => (*g).clone(),
         Target::Tx(tx) => tx.grant().clone(),
     }
 }

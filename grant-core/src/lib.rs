@@ -57,7 +57,7 @@ pub use role::Role;
 pub use session::{
     session, Gtid, Position, PositionParseError, Session, TokenError, MAX_TOKEN_LEN,
 };
-pub use shards::OnShard;
+pub use shards::{OnDatabase, OnShard};
 pub use sql::{SqlWriter, Statements};
 pub use sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 pub use transaction::Transaction;

@@ -57,7 +57,66 @@ impl OnShard<'_> {
     }
 }
 
+/// An executor that runs statements on a named database (and optionally one of its
+/// shards) instead of the model's: the explicit source ([`Grant::on_database`]). A model
+/// sharded by key is still routed by its key among that database's shards.
+///
+/// ```no_run
+/// # use grant_core::{Grant, Model};
+/// # async fn demo<Chat: Model<Key = i64>>(db: &Grant, mut chat: Chat) -> grant_core::Result<()> {
+/// chat.insert(db.on_database("archive")).await?;               // the archive, not the model's database
+/// let old = Chat::query().all(db.on_database("archive")).await?;
+/// let one = Chat::find(db.on_database("archive").shard("s1"), 7).await?;
+/// # let _ = (old, one); Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OnDatabase<'g> {
+    grant: &'g Grant,
+    database: Arc<str>,
+    shard: Option<Arc<str>>,
+}
+
+impl<'g> Executor<'g> for OnDatabase<'g> {
+    #[inline]
+    fn into_target(self) -> Target<'g> {
+        Target::At(
+            self.grant,
+            crate::exec::Pinned {
+                database: Some(self.database),
+                shard: self.shard,
+                deadline: None,
+            },
+        )
+    }
+}
+
+impl OnDatabase<'_> {
+    /// On shard `shard` of that database.
+    pub fn shard(mut self, shard: impl AsRef<str>) -> Self {
+        self.shard = Some(Arc::from(shard.as_ref()));
+        self
+    }
+
+    /// Begin a transaction on that database (and shard, if named).
+    pub async fn begin(&self) -> Result<Transaction> {
+        self.grant
+            .begin_at(&self.database, self.shard.as_deref())
+            .await
+    }
+}
+
 impl Grant {
+    /// Run statements on database `database` instead of the model's (its shard by key for
+    /// a sharded model, or the one named with [`OnDatabase::shard`]). An unknown name is
+    /// [`Error::UnknownDatabase`].
+    pub fn on_database(&self, database: impl AsRef<str>) -> OnDatabase<'_> {
+        OnDatabase {
+            grant: self,
+            database: Arc::from(database.as_ref()),
+            shard: None,
+        }
+    }
+
     /// Run statements on shard `shard` (of the model's database): `Model::find(db.on_shard("s1"), id)`.
     /// The shard must exist ([`Error::UnknownShard`]); naming a shard of a database
     /// without shards is [`Error::NotSharded`].

@@ -367,9 +367,16 @@ pub(crate) async fn count_distinct<M: Model, T: ColumnType>(
 /// named shard, or the model's database).
 fn backend_of<M: Model>(t: &Target<'_>) -> Option<Backend> {
     let (grant, database) = match t {
-        Target::Grant(g) | Target::Shard(g, _) | Target::ScatterPart(g, _, _) => {
+        Target::Grant(g) | Target::Shard(g, _) => {
             (*g, M::META.database.unwrap_or(g.default_database()))
         }
+        Target::At(g, p) => (
+            *g,
+            p.database
+                .as_deref()
+                .or(M::META.database)
+                .unwrap_or(g.default_database()),
+        ),
         Target::Tx(tx) => return Some(tx.backend()),
     };
     grant

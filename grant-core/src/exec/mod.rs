@@ -36,22 +36,32 @@ pub enum Target<'e> {
     /// Route like [`Target::Grant`], on this shard of the model's database
     /// ([`Grant::on_shard`](crate::Grant::on_shard)).
     Shard(&'e Grant, Arc<str>),
-    /// One shard of a scatter: the shard, and the scatter's deadline.
+    /// Route like [`Target::Grant`], on a named database and/or shard with a deadline
+    /// ([`Grant::on_database`](crate::Grant::on_database), one shard of a scatter).
     #[doc(hidden)]
-    ScatterPart(&'e Grant, Arc<str>, Option<tokio::time::Instant>),
+    At(&'e Grant, Pinned),
 }
 
-/// What a target fixes beyond the routing: an explicit shard, a deadline.
-#[derive(Debug, Default)]
-pub(crate) struct Pinned {
+/// What a target fixes beyond the routing: a database, a shard, a deadline.
+#[doc(hidden)]
+#[derive(Debug, Default, Clone)]
+pub struct Pinned {
+    pub(crate) database: Option<Arc<str>>,
     pub(crate) shard: Option<Arc<str>>,
     pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 impl Pinned {
-    /// Set the shard and deadline of `req`.
+    /// Set the database, shard and deadline of `req`.
     #[inline]
     pub(crate) fn apply<'a>(&'a self, req: &mut Request<'a>) {
+        if let Some(d) = &self.database {
+            req.database = Some(d);
+            // A database named on the call is the model's entry for this statement: its
+            // `connects_to(reading = ..)` and Rails shards do not apply.
+            req.reading = None;
+            req.shards = &[];
+        }
         if let Some(s) = &self.shard {
             req.shard = Some(s);
         }
@@ -70,16 +80,10 @@ impl<'e> Target<'e> {
                 Target::Grant(g),
                 Pinned {
                     shard: Some(shard),
-                    deadline: None,
+                    ..Pinned::default()
                 },
             ),
-            Target::ScatterPart(g, shard, deadline) => (
-                Target::Grant(g),
-                Pinned {
-                    shard: Some(shard),
-                    deadline,
-                },
-            ),
+            Target::At(g, pinned) => (Target::Grant(g), pinned),
             other => (other, Pinned::default()),
         }
     }
@@ -186,9 +190,7 @@ pub(crate) fn resolve<'e>(target: Target<'e>, req: &Request<'_>) -> Result<Conn<
             let (key, inner) = tx.parts();
             Ok(Conn::Tx { key, inner })
         }
-        Target::Shard(grant, _) | Target::ScatterPart(grant, _, _) => {
-            grant.route(req).map(Conn::Pool)
-        }
+        Target::Shard(grant, _) | Target::At(grant, _) => grant.route(req).map(Conn::Pool),
     }
 }
 

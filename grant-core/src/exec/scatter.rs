@@ -91,7 +91,7 @@ where
     // the future's `Send` bound higher-ranked); futures do nothing until polled.
     let mut parts = Vec::with_capacity(sc.shards.len());
     for shard in sc.shards.iter().cloned() {
-        let fut = f(Target::ScatterPart(grant, shard.clone(), deadline));
+        let fut = f(part_of(grant, sc, &shard, deadline));
         parts.push(async move {
             let start = Instant::now();
             let result = fut.await;
@@ -122,7 +122,7 @@ where
     let deadline = sc.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut parts = Vec::with_capacity(sc.shards.len());
     for shard in sc.shards.iter().cloned() {
-        let fut = f(Target::ScatterPart(grant, shard.clone(), deadline));
+        let fut = f(part_of(grant, sc, &shard, deadline));
         parts.push(async move { (shard, fut.await) });
     }
     let mut running = futures_util::stream::iter(parts).buffer_unordered(sc.concurrency.max(1));
@@ -142,6 +142,23 @@ where
         Some(e) => Err(e),
         None => Ok(None),
     }
+}
+
+/// The target of one shard of a scatter: its database, the shard, the deadline.
+pub(crate) fn part_of<'g>(
+    grant: &'g Grant,
+    sc: &Scatter,
+    shard: &Arc<str>,
+    deadline: Option<tokio::time::Instant>,
+) -> Target<'g> {
+    Target::At(
+        grant,
+        super::Pinned {
+            database: Some(sc.database.clone()),
+            shard: Some(shard.clone()),
+            deadline,
+        },
+    )
 }
 
 /// A shard's error, naming the shard.

@@ -36,7 +36,23 @@ pub(crate) fn plan<'e>(
             g.plan_shards(meta, Explicit::Shard(&s), key, deny_scatter)?;
             Planned::One(Target::Shard(g, s))
         }
-        part @ Target::ScatterPart(..) => Planned::One(part),
+        Target::At(g, pinned) => {
+            let database = pinned.database.as_deref();
+            let explicit = match &pinned.shard {
+                Some(s) => Explicit::Shard(s),
+                None => Explicit::None,
+            };
+            match g.plan_shards_in(meta, database, explicit, key, deny_scatter)? {
+                ShardPlan::One(shard) => Planned::One(Target::At(
+                    g,
+                    crate::exec::Pinned {
+                        shard: shard.or(pinned.shard.clone()),
+                        ..pinned
+                    },
+                )),
+                ShardPlan::Scatter(sc) => Planned::Scatter(g, sc),
+            }
+        }
         Target::Tx(tx) => {
             let grant = tx.grant().clone();
             match grant.plan_shards(meta, Explicit::Transaction(tx.shard()), key, deny_scatter)? {
@@ -104,6 +120,7 @@ pub(crate) async fn fetch_report<M: Model>(
         Planned::One(t) => {
             let shard = match &t {
                 Target::Shard(_, s) => Some(s.to_string()),
+                Target::At(_, p) => p.shard.as_deref().map(str::to_string),
                 Target::Tx(tx) => tx.shard().map(str::to_string),
                 _ => None,
             };
@@ -135,7 +152,7 @@ pub(crate) async fn find<M: Model>(target: Target<'_>, key: Value) -> Result<Opt
             // An id that names its shard: that shard first, the others only on a miss.
             if let Some(hint) = g.id_shard::<M>(&key).filter(|s| sc.shards.contains(s)) {
                 let deadline = sc.timeout.map(|t| tokio::time::Instant::now() + t);
-                let at = Target::ScatterPart(g, hint.clone(), deadline);
+                let at = scatter::part_of(g, &sc, &hint, deadline);
                 if let Some(row) = ops::find::<M>(at, key.clone()).await? {
                     return Ok(Some(row));
                 }
@@ -228,7 +245,12 @@ pub(crate) async fn insert_all<M: Model>(
     }
     let (grant, explicit) = match &target {
         Target::Grant(g) => (*g, None),
-        Target::Shard(g, s) | Target::ScatterPart(g, s, _) => (*g, Some(s.clone())),
+        Target::Shard(g, s) => (*g, Some(s.clone())),
+        Target::At(g, p) if p.database.is_none() => (*g, p.shard.clone()),
+        Target::At(..) => {
+            // A database named on the call: its rows are not re-routed by key.
+            return ops::insert_all(target, rows, read_keys).await;
+        }
         Target::Tx(tx) => {
             // Every row must belong on the transaction's shard.
             let grant = tx.grant().clone();
@@ -308,7 +330,7 @@ async fn key_moved<M: Model>(grant: &Grant, key: &Value, to: &std::sync::Arc<str
         let key = key.clone();
         async move {
             let shard = match &t {
-                Target::ScatterPart(_, s, _) => s.clone(),
+                Target::At(_, p) => p.shard.clone().unwrap_or_else(|| std::sync::Arc::from("")),
                 _ => unreachable!(),
             };
             Ok(ops::find::<M>(t, key).await?.map(|_: M| shard))
@@ -421,6 +443,7 @@ where
         Planned::One(t) => {
             let shard = match &t {
                 Target::Shard(_, s) => s.to_string(),
+                Target::At(_, p) => p.shard.as_deref().unwrap_or_default().to_string(),
                 Target::Tx(tx) => tx.shard().unwrap_or_default().to_string(),
                 _ => String::new(),
             };

@@ -73,13 +73,26 @@ impl Grant {
         key: KeySource<'_>,
         deny_scatter: bool,
     ) -> Result<ShardPlan> {
+        self.plan_shards_in(meta, None, explicit, key, deny_scatter)
+    }
+
+    /// [`Grant::plan_shards`] on `database` instead of the model's (a database named on
+    /// the call).
+    pub(crate) fn plan_shards_in(
+        &self,
+        meta: &ModelMeta,
+        database: Option<&str>,
+        explicit: Explicit<'_>,
+        key: KeySource<'_>,
+        deny_scatter: bool,
+    ) -> Result<ShardPlan> {
         if meta.shard_key.is_empty() {
             return Ok(match explicit {
                 Explicit::Shard(s) => ShardPlan::One(Some(Arc::from(s))),
                 _ => ShardPlan::One(None),
             });
         }
-        let database = meta.database.unwrap_or(self.default_name());
+        let database = database.or(meta.database).unwrap_or(self.default_name());
         let scope_shard = Context::with_current(|ctx| ctx.shard.clone());
         self.handler()
             .with_entry(database, |entry| {
