@@ -193,13 +193,6 @@ fn check_parts(model: &'static str, parts: &QueryParts, op: &str) -> Result<Quer
     Ok(base)
 }
 
-fn planned<'e, M: Model>(target: Target<'e>, parts: &QueryParts) -> Result<Planned<'e>> {
-    if M::META.shard_key.is_empty() {
-        return Ok(Planned::One(target));
-    }
-    plan_query(target, M::META, parts)
-}
-
 /// `(SUM(column), COUNT(column))`: the sum is `None` when no non-NULL value matched.
 pub(crate) async fn sum<M: Model, T: Numeric>(
     target: Target<'_>,
@@ -216,7 +209,7 @@ pub(crate) async fn sum<M: Model, T: Numeric>(
         .await?
         .unwrap_or((None, 0)))
     };
-    match planned::<M>(target, parts)? {
+    match plan_query(target, M::META, parts)? {
         Planned::One(t) => one(t).await,
         Planned::Scatter(g, sc) => {
             let ran = scatter::run_each(g, &sc, one).await;
@@ -290,7 +283,7 @@ pub(crate) async fn extreme<M: Model, T: ColumnType>(
             Ok(row.and_then(|(v, _)| v))
         }
     };
-    match planned::<M>(target, parts)? {
+    match plan_query(target, M::META, parts)? {
         Planned::One(t) => one(t).await,
         Planned::Scatter(g, sc) => {
             let ran = scatter::run_each(g, &sc, one).await;
@@ -329,7 +322,7 @@ pub(crate) async fn count_distinct<M: Model, T: ColumnType>(
 ) -> Result<i64> {
     let parts = &check_parts(M::META.name, parts, "count_distinct")?;
     let text = T::SQL_TYPE == crate::value::SqlType::Text;
-    match planned::<M>(target, parts)? {
+    match plan_query(target, M::META, parts)? {
         Planned::One(t) => Ok(one_row::<M, i64, i64>(t, parts, "count_distinct", |w| {
             w.push("COUNT(DISTINCT ");
             binary(w, column, text);

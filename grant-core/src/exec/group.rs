@@ -42,11 +42,7 @@ pub(crate) async fn group<M: Model>(
     let mut base = parts.clone();
     base.order.clear();
     let base = &base;
-    let planned = if M::META.shard_key.is_empty() {
-        Planned::One(target)
-    } else {
-        plan_query(target, M::META, parts)?
-    };
+    let planned = plan_query(target, M::META, parts)?;
     match planned {
         Planned::One(t) => {
             let rows = group_one::<M>(t, base, keys, aggs).await?;

@@ -70,6 +70,9 @@ pub(crate) fn plan_query<'e>(
     meta: &ModelMeta,
     parts: &QueryParts,
 ) -> Result<Planned<'e>> {
+    if meta.shard_key.is_empty() {
+        return Ok(Planned::One(target));
+    }
     let mut planned = plan(
         target,
         meta,
@@ -111,11 +114,7 @@ pub(crate) async fn fetch_report<M: Model>(
     target: Target<'_>,
     parts: &QueryParts,
 ) -> Result<ScatterReport<M>> {
-    let planned = if M::META.shard_key.is_empty() {
-        Planned::One(target)
-    } else {
-        plan_query(target, M::META, parts)?
-    };
+    let planned = plan_query(target, M::META, parts)?;
     match planned {
         Planned::One(t) => {
             let shard = match &t {
@@ -434,11 +433,7 @@ where
     F: Fn(Target<'e>) -> Fut,
     Fut: std::future::Future<Output = Result<u64>>,
 {
-    let planned = if M::META.shard_key.is_empty() {
-        Planned::One(target)
-    } else {
-        plan_query(target, M::META, parts)?
-    };
+    let planned = plan_query(target, M::META, parts)?;
     match planned {
         Planned::One(t) => {
             let shard = match &t {

@@ -345,13 +345,7 @@ impl<M: Model> Query<M> {
         executor: impl Executor<'e>,
         assignments: impl IntoIterator<Item = Assignment>,
     ) -> Result<u64> {
-        let assignments: Vec<Assignment> = assignments.into_iter().collect();
-        if assignments.is_empty() {
-            return Err(Error::InvalidQuery {
-                model: M::META.name,
-                message: "update_all needs at least one assignment".into(),
-            });
-        }
+        let assignments = non_empty::<M>(assignments)?;
         let parts = self.checked_for_bulk("update_all")?;
         exec::update_all::<M>(executor.into_target(), &parts, &assignments).await
     }
@@ -363,13 +357,7 @@ impl<M: Model> Query<M> {
         executor: impl Executor<'e>,
         assignments: impl IntoIterator<Item = Assignment>,
     ) -> Result<Vec<(String, u64)>> {
-        let assignments: Vec<Assignment> = assignments.into_iter().collect();
-        if assignments.is_empty() {
-            return Err(Error::InvalidQuery {
-                model: M::META.name,
-                message: "update_all needs at least one assignment".into(),
-            });
-        }
+        let assignments = non_empty::<M>(assignments)?;
         let parts = self.checked_for_bulk("update_all")?;
         exec::write_all_report::<M>(executor.into_target(), &parts, Some(&assignments)).await
     }
@@ -485,6 +473,20 @@ impl QueryParts {
 
 fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The assignments of an `update_all`, at least one.
+fn non_empty<M: Model>(
+    assignments: impl IntoIterator<Item = Assignment>,
+) -> Result<Vec<Assignment>> {
+    let assignments: Vec<Assignment> = assignments.into_iter().collect();
+    if assignments.is_empty() {
+        return Err(Error::InvalidQuery {
+            model: M::META.name,
+            message: "update_all needs at least one assignment".into(),
+        });
+    }
+    Ok(assignments)
 }
 
 /// Turn `after(last)` into a filter: with order terms `c1 .. ck` (the key appended), the
