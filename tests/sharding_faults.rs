@@ -179,3 +179,64 @@ async fn unreachable_shard_on_mariadb() {
     };
     scenario(engine).await;
 }
+
+/// Shards added and removed while statements run: a statement in flight on a shard that
+/// is removed, or on another one while shards change, finishes normally.
+#[tokio::test]
+async fn statements_in_flight_survive_shard_changes() {
+    let Some(engine) = Engine::postgres() else {
+        eprintln!("skipped: GRANT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (u1, u2) = (
+        on_database(&engine.url, "grant_shard_1"),
+        on_database(&engine.url, "grant_shard_2"),
+    );
+    let config = DatabaseConfig::new(&u1)
+        .shard("a", ShardConfig::new(&u1))
+        .shard("b", ShardConfig::new(&u2))
+        .sharding(ShardingConfig::new(ResolverConfig::Lookup {
+            entries: vec![],
+            default: Some("a".into()),
+        }));
+    let db = Grant::from_config(
+        Config::builder()
+            .database("primary", config)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let slow = |shard: &'static str| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            raw("SELECT pg_sleep(0.4)")
+                .fetch_all(db.on_shard(shard))
+                .await
+                .map(|rows| rows.len())
+        })
+    };
+    let on_a = slow("a");
+    let on_b = slow("b");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    db.add_shard("primary", "c", ShardConfig::new(&u2)).unwrap();
+    db.remove_shard("primary", "b").await.unwrap();
+    assert_eq!(on_a.await.unwrap().unwrap(), 1);
+    assert_eq!(on_b.await.unwrap().unwrap(), 1);
+    // After the change: `b` is gone, `c` answers.
+    assert!(matches!(
+        raw("SELECT 1")
+            .fetch_all(db.on_shard("b"))
+            .await
+            .unwrap_err(),
+        Error::UnknownShard { .. }
+    ));
+    assert_eq!(
+        raw("SELECT 1")
+            .fetch_all(db.on_shard("c"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    db.close().await;
+}
