@@ -150,9 +150,20 @@ fn session_bypasses(backend: Backend) -> &'static [&'static str] {
     }
 }
 
+/// The outcomes of [`attempts`], as a boxed future.
+type Attempts<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<(String, Result<(), Error>)>> + Send + 'a>,
+>;
+
 /// Every write API against `database` (whose model is `M`), in the current scope.
-/// Returns (what, outcome) for each attempt.
-async fn attempts<M: Note>(
+/// Returns (what, outcome) for each attempt. Boxed: the writes of every API in one
+/// function make a large future, and the test composes eleven of them (a debug build
+/// would otherwise copy them across a test thread's 2 MiB stack).
+fn attempts<'a, M: Note + 'a>(e: &'a Engine, db: &'a Grant, database: &'a str) -> Attempts<'a> {
+    Box::pin(attempts_inner::<M>(e, db, database))
+}
+
+async fn attempts_inner<M: Note>(
     e: &Engine,
     db: &Grant,
     database: &str,

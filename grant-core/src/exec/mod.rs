@@ -331,11 +331,14 @@ macro_rules! pooled_arm {
         type $db = $engine;
         let slot = &$routed.slot;
         // A deadline (a scatter's, a fan-out's) bounds the wait for a connection too.
+        // (Boxed: the timer would otherwise grow every statement's future, deadline or not.)
         let acquired = match $req.deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, slot.acquire($pool)).await {
-                Ok(acquired) => acquired,
-                Err(_) => Err(slot.timeout_error($limit)),
-            },
+            Some(deadline) => {
+                match Box::pin(tokio::time::timeout_at(deadline, slot.acquire($pool))).await {
+                    Ok(acquired) => acquired,
+                    Err(_) => Err(slot.timeout_error($limit)),
+                }
+            }
             None => slot.acquire($pool).await,
         };
         let mut pc = match acquired {
