@@ -25,6 +25,17 @@
 //! [databases.primary.shards.shard_one]   # shards share the database's settings
 //! url = "postgres://127.0.0.1:5432/shard_1"
 //! replicas = ["postgres://127.0.0.1:5433/shard_1"]
+//! readonly = false                 # a read-only shard (an archive) refuses writes
+//!
+//! [databases.primary.sharding]     # how #[shard_by] models pick a shard (see ShardingConfig)
+//! resolver = "hash"                # modulo, hash, range, interval, lookup, or a registered name
+//! scatter = true
+//! concurrency = 8
+//! timeout = "5s"
+//!
+//! [databases.primary.ids]          # generate = "snowflake" keys (see IdConfig)
+//! worker_id = 0
+//! layout = "twitter"               # or "sharded"
 //!
 //! [databases.primary_replica]
 //! url = "postgres://127.0.0.1:5433/app"
@@ -86,6 +97,9 @@
 //! | `idle_timeout`, `max_lifetime` | 1 ms to 365 days, or off |
 //! | `sqlite.busy_timeout` | 0 (do not wait) or 1 ms to 1 day |
 //! | `after_connect` | non-blank statements |
+//! | `sharding.concurrency` | 1 to 1024 |
+//! | `sharding.timeout` | a duration, or off |
+//! | `ids.worker_id` | 0 to 1023 (`layout = "twitter"`), 0 to 63 (`"sharded"`) |
 //!
 //! `[databases.<name>.sqlite]` (or [`SqliteOptions`] other than the defaults, in code) on a
 //! database whose URL is not `sqlite:` is [`ConfigErrorKind::SqliteOptionsOnOtherEngine`].
