@@ -13,8 +13,8 @@ mod common;
 
 use common::Engine;
 use grant::{
-    connection, raw, AssertSqlSafe, Backend, Config, DatabaseConfig, Error, Grant, Model,
-    ResolverConfig, ShardConfig, ShardingConfig,
+    connection, raw, AssertSqlSafe, Config, DatabaseConfig, Error, Grant, Model, ResolverConfig,
+    ShardConfig, ShardingConfig,
 };
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -52,64 +52,6 @@ impl From<SingleOrder> for Order {
 
 const SHARDS: [&str; 3] = ["s0", "s1", "s2"];
 
-/// The URL of database `name` on the server of `base`.
-fn on_database(base: &str, name: &str) -> String {
-    let (head, tail) = base.split_once('?').map_or((base, ""), |(h, t)| (h, t));
-    let cut = head.rfind('/').expect("a database in the URL");
-    let query = if tail.is_empty() {
-        String::new()
-    } else {
-        format!("?{tail}")
-    };
-    format!("{}/{name}{query}", &head[..cut])
-}
-
-/// (shard URLs, reference URL) for an engine.
-async fn urls(engine: &Engine, tag: &str) -> ([String; 3], String) {
-    match engine.backend {
-        Backend::Sqlite => (
-            [
-                common::sqlite_file(&format!("{tag}-s0")),
-                common::sqlite_file(&format!("{tag}-s1")),
-                common::sqlite_file(&format!("{tag}-s2")),
-            ],
-            common::sqlite_file(&format!("{tag}-single")),
-        ),
-        _ => {
-            let admin = common::primary(DatabaseConfig::new(&engine.url));
-            let exists = match engine.backend {
-                Backend::Postgres => {
-                    raw("SELECT 1 FROM pg_database WHERE datname = 'grant_single'")
-                        .fetch_optional(&admin)
-                        .await
-                        .unwrap()
-                        .is_some()
-                }
-                _ => false,
-            };
-            if !exists {
-                let sql = match engine.backend {
-                    Backend::Postgres => "CREATE DATABASE grant_single",
-                    _ => "CREATE DATABASE IF NOT EXISTS grant_single",
-                };
-                // Two test binaries may race to create it: "already exists" is fine.
-                if let Err(e) = raw(sql).execute(&admin).await {
-                    assert!(e.to_string().contains("exists"), "{e}");
-                }
-            }
-            admin.close().await;
-            (
-                [
-                    on_database(&engine.url, "grant_shard_1"),
-                    on_database(&engine.url, "grant_shard_2"),
-                    on_database(&engine.url, "grant_test"),
-                ],
-                on_database(&engine.url, "grant_single"),
-            )
-        }
-    }
-}
-
 /// `primary` with shards s0..s2 by `customer_id % 3`, and `single` (the reference).
 fn sharded(shard_urls: &[String; 3], single: &str) -> Grant {
     let mut primary =
@@ -137,7 +79,7 @@ fn create_sql(engine: &Engine) -> String {
 }
 
 async fn setup(engine: &Engine, tag: &str) -> Grant {
-    let (shard_urls, single) = urls(engine, tag).await;
+    let (shard_urls, single) = common::shards::urls(engine, tag).await;
     let db = sharded(&shard_urls, &single);
     let create = create_sql(engine);
     let created = db

@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::proxy::{host_port, Mode, Proxy};
+use common::shards::on_database;
 use common::Engine;
 use grant::{
     raw, AssertSqlSafe, Config, DatabaseConfig, Error, Grant, Model, ResolverConfig, ShardConfig,
@@ -22,11 +23,6 @@ struct Row {
     #[grant(primary_key, manual)]
     id: i64,
     tenant: i64,
-}
-
-fn on_database(base: &str, name: &str) -> String {
-    let cut = base.rfind('/').unwrap();
-    format!("{}/{name}", &base[..cut])
 }
 
 async fn scenario(engine: Engine) {

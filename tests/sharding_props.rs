@@ -8,7 +8,7 @@ mod common;
 use common::Engine;
 use grant::query::{Expr, Order as By};
 use grant::{
-    raw, AssertSqlSafe, Backend, Config, DatabaseConfig, Grant, Model, ResolverConfig, ShardConfig,
+    raw, AssertSqlSafe, Config, DatabaseConfig, Grant, Model, ResolverConfig, ShardConfig,
     ShardingConfig,
 };
 use proptest::prelude::*;
@@ -319,57 +319,13 @@ async fn check(db: &Grant, case: Case) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-async fn urls(engine: &Engine) -> ([String; 3], String) {
-    fn on(base: &str, name: &str) -> String {
-        let cut = base.rfind('/').unwrap();
-        format!("{}/{name}", &base[..cut])
-    }
-    match engine.backend {
-        Backend::Sqlite => (
-            [
-                common::sqlite_file("prop-s0"),
-                common::sqlite_file("prop-s1"),
-                common::sqlite_file("prop-s2"),
-            ],
-            common::sqlite_file("prop-one"),
-        ),
-        _ => {
-            let admin = common::primary(DatabaseConfig::new(&engine.url));
-            let exists = engine.backend == Backend::Postgres
-                && raw("SELECT 1 FROM pg_database WHERE datname = 'grant_single'")
-                    .fetch_optional(&admin)
-                    .await
-                    .unwrap()
-                    .is_some();
-            if !exists {
-                let sql = match engine.backend {
-                    Backend::Postgres => "CREATE DATABASE grant_single",
-                    _ => "CREATE DATABASE IF NOT EXISTS grant_single",
-                };
-                if let Err(e) = raw(sql).execute(&admin).await {
-                    assert!(e.to_string().contains("exists"), "{e}");
-                }
-            }
-            admin.close().await;
-            (
-                [
-                    on(&engine.url, "grant_shard_1"),
-                    on(&engine.url, "grant_shard_2"),
-                    on(&engine.url, "grant_test"),
-                ],
-                on(&engine.url, "grant_single"),
-            )
-        }
-    }
-}
-
 fn run(engine: Engine, cases: u32) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let db = rt.block_on(async {
-        let (shards, single) = urls(&engine).await;
+        let (shards, single) = common::shards::urls(&engine, "prop").await;
         let mut primary = DatabaseConfig::new(&shards[0]).sharding(ShardingConfig::new(
             ResolverConfig::Hash { shards: vec![] },
         ));

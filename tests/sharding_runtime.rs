@@ -39,6 +39,12 @@ struct Plain {
     id: i64,
 }
 
+const CHATS: &str =
+    "CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)";
+const CHATS_IF_MISSING: &str = "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)";
+const PRICES: &str =
+    "CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)";
+
 fn file(tag: &str) -> String {
     common::sqlite_file(tag)
 }
@@ -73,19 +79,14 @@ async fn lookup_with_default_and_readonly_archive() {
     let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
     // The archive is read-only: create its table through a writable handle.
     let setup = common::primary(DatabaseConfig::new(&archive));
-    raw(
-        "CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)",
-    )
-    .execute(&setup)
-    .await
-    .unwrap();
+    raw(CHATS).execute(&setup).await.unwrap();
     raw("INSERT INTO chats VALUES (1, 1, 'old one'), (2, 2, 'old two')")
         .execute(&setup)
         .await
         .unwrap();
     setup.close().await;
     for s in ["primary", "test"] {
-        raw("CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)")
+        raw(CHATS)
             .on("chats")
             .execute(db.on_shard(s))
             .await
@@ -175,10 +176,7 @@ async fn lookup_with_default_and_readonly_archive() {
 async fn interval_by_year_prunes_ranges_and_refuses_past_years() {
     let (y2023, y2024, staging) = (file("y23"), file("y24"), file("stage"));
     let setup = common::primary(DatabaseConfig::new(&y2023));
-    raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)")
-        .execute(&setup)
-        .await
-        .unwrap();
+    raw(PRICES).execute(&setup).await.unwrap();
     setup.close().await;
     let toml = format!(
         r#"
@@ -196,7 +194,7 @@ async fn interval_by_year_prunes_ranges_and_refuses_past_years() {
     );
     let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
     for s in ["prices_2024", "staging"] {
-        raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)")
+        raw(PRICES)
             .on("prices")
             .execute(db.on_shard(s))
             .await
@@ -252,7 +250,7 @@ async fn interval_by_year_prunes_ranges_and_refuses_past_years() {
     let y2025 = file("y25");
     db.add_shard("prices", "prices_2025", ShardConfig::new(&y2025))
         .unwrap();
-    raw("CREATE TABLE prices (id INTEGER PRIMARY KEY, day TEXT NOT NULL, cents INTEGER NOT NULL)")
+    raw(PRICES)
         .on("prices")
         .execute(db.on_shard("prices_2025"))
         .await
@@ -301,7 +299,7 @@ async fn resolvers_from_config_and_code() {
             urls[0]
         );
         let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
-        create_everywhere(&db, "primary", "CREATE TABLE IF NOT EXISTS chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)").await;
+        create_everywhere(&db, "primary", CHATS_IF_MISSING).await;
         raw("DELETE FROM chats")
             .execute(db.on_shard("a"))
             .await
@@ -501,12 +499,7 @@ async fn raw_sql_needs_one_shard_and_shards_read_their_replicas() {
         "#
     );
     let db = Grant::from_config(Config::from_toml_str(&toml).unwrap()).unwrap();
-    create_everywhere(
-        &db,
-        "primary",
-        "CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)",
-    )
-    .await;
+    create_everywhere(&db, "primary", CHATS).await;
     for i in 0..6 {
         Chat {
             id: i,
@@ -587,7 +580,7 @@ async fn lookup_read_from_a_table() {
         .await
         .unwrap();
     for s in ["one", "two"] {
-        raw("CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)")
+        raw(CHATS)
             .on("chats")
             .execute(db.on_shard(s))
             .await
@@ -704,7 +697,7 @@ async fn an_explicit_database_wins_over_the_model_database() {
             .unwrap();
     }
     for s in ["x", "y"] {
-        raw("CREATE TABLE chats (id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, body TEXT NOT NULL)")
+        raw(CHATS)
             .on("other")
             .execute(db.on_shard(s))
             .await

@@ -4,6 +4,7 @@
 pub mod matrix;
 pub mod proxy;
 pub mod replication;
+pub mod shards;
 
 use grant::{Backend, Config, DatabaseConfig, Grant};
 
