@@ -61,25 +61,35 @@ numeric! {
     f64 => f64, true, |a, b| Some(a + b);
 }
 
-/// `SELECT <select> FROM table WHERE .. [ORDER BY .. LIMIT ..]` on one target, returning
-/// the first row's two columns decoded as `A` and `B` (`None`: no row).
+/// `SELECT <select> FROM table WHERE .. [ORDER BY .. LIMIT ..]` of `parts`.
+fn select_from<M: Model>(
+    w: &mut SqlWriter,
+    binds: &mut Vec<crate::value::Value>,
+    parts: &QueryParts,
+    select: impl FnOnce(&mut SqlWriter),
+) {
+    w.push("SELECT ");
+    select(w);
+    w.push(" FROM ").ident(M::META.table);
+    parts.write_where(w, binds);
+    parts.write_tail(w, binds, None);
+}
+
+/// The statement `write` writes (for the engine of the routed target: `w.backend()`), on
+/// one target, returning the first row's two columns decoded as `A` and `B` (`None`: no
+/// row).
 async fn one_row<M: Model, A: ColumnType, B: ColumnType>(
     target: Target<'_>,
-    parts: &QueryParts,
     op: &'static str,
-    select: impl Fn(&mut SqlWriter),
+    write: impl FnOnce(&mut SqlWriter, &mut Vec<crate::value::Value>),
 ) -> Result<Option<(A, B)>> {
     let (target, pinned) = target.split();
     let mut req = Request::model(M::META, Access::Read, op);
     pinned.apply(&mut req);
     let conn = resolve(target, &req)?;
     let mut w = SqlWriter::new(conn.backend(), 128);
-    w.push("SELECT ");
-    select(&mut w);
-    w.push(" FROM ").ident(M::META.table);
     let mut binds = Vec::new();
-    parts.write_where(&mut w, &mut binds);
-    parts.write_tail(&mut w, &mut binds, None);
+    write(&mut w, &mut binds);
     let sql = w.finish();
     run_read!(conn, &req, M::META.name, |_| 1, |x, DB, err| {
         let args = bind_slice::<DB>(&binds)?;
@@ -202,9 +212,11 @@ pub(crate) async fn sum<M: Model, T: Numeric>(
 ) -> Result<(Option<T::Sum>, i64)> {
     let parts = &check_parts(M::META.name, parts, op)?;
     let one = |t| async move {
-        Ok(one_row::<M, Option<T::Sum>, i64>(t, parts, op, |w| {
-            sum_expr(w, column, T::FLOAT);
-            w.push(", COUNT(").ident(column).push(")");
+        Ok(one_row::<M, Option<T::Sum>, i64>(t, op, |w, binds| {
+            select_from::<M>(w, binds, parts, |w| {
+                sum_expr(w, column, T::FLOAT);
+                w.push(", COUNT(").ident(column).push(")");
+            })
         })
         .await?
         .unwrap_or((None, 0)))
@@ -264,24 +276,22 @@ pub(crate) async fn extreme<M: Model, T: ColumnType>(
     ordered.limit = Some(1);
     ordered.binary_order = Some(M::META.columns);
     let ordered = &ordered;
-    let one = |t| {
-        let mysql_text = text && backend_of::<M>(&t) == Some(Backend::MySql);
-        async move {
-            let row = if mysql_text {
-                one_row::<M, Option<T>, i64>(t, ordered, op, |w| {
+    let one = |t| async move {
+        let row = one_row::<M, Option<T>, i64>(t, op, |w, binds| {
+            if text && w.backend() == Backend::MySql {
+                select_from::<M>(w, binds, ordered, |w| {
                     w.ident(column).push(", 1");
-                })
-                .await?
+                });
             } else {
-                one_row::<M, Option<T>, i64>(t, parts, op, |w| {
+                select_from::<M>(w, binds, parts, |w| {
                     w.push(if max { "MAX(" } else { "MIN(" });
                     binary(w, column, text);
                     w.push("), COUNT(*)");
-                })
-                .await?
-            };
-            Ok(row.and_then(|(v, _)| v))
-        }
+                });
+            }
+        })
+        .await?;
+        Ok(row.and_then(|(v, _)| v))
     };
     match plan_query(target, M::META, parts)? {
         Planned::One(t) => one(t).await,
@@ -323,10 +333,12 @@ pub(crate) async fn count_distinct<M: Model, T: ColumnType>(
     let parts = &check_parts(M::META.name, parts, "count_distinct")?;
     let text = T::SQL_TYPE == crate::value::SqlType::Text;
     match plan_query(target, M::META, parts)? {
-        Planned::One(t) => Ok(one_row::<M, i64, i64>(t, parts, "count_distinct", |w| {
-            w.push("COUNT(DISTINCT ");
-            binary(w, column, text);
-            w.push("), COUNT(*)");
+        Planned::One(t) => Ok(one_row::<M, i64, i64>(t, "count_distinct", |w, binds| {
+            select_from::<M>(w, binds, parts, |w| {
+                w.push("COUNT(DISTINCT ");
+                binary(w, column, text);
+                w.push("), COUNT(*)");
+            })
         })
         .await?
         .map_or(0, |(n, _)| n)),
@@ -354,26 +366,4 @@ pub(crate) async fn count_distinct<M: Model, T: ColumnType>(
             }
         }
     }
-}
-
-/// The engine a target runs on, when known without routing (a shard of a scatter, a
-/// named shard, or the model's database).
-fn backend_of<M: Model>(t: &Target<'_>) -> Option<Backend> {
-    let (grant, database) = match t {
-        Target::Grant(g) | Target::Shard(g, _) => {
-            (*g, M::META.database.unwrap_or(g.default_database()))
-        }
-        Target::At(g, p) => (
-            *g,
-            p.database
-                .as_deref()
-                .or(M::META.database)
-                .unwrap_or(g.default_database()),
-        ),
-        Target::Tx(tx) => return Some(tx.backend()),
-    };
-    grant
-        .handler()
-        .with_entry(database, |e| Ok(e.backend()))
-        .ok()
 }
