@@ -762,3 +762,75 @@ async fn an_explicit_database_wins_over_the_model_database() {
     );
     db.close().await;
 }
+
+/// Shards with replicas behave as databases with replicas do: a scatter reads each shard's
+/// replica, a session that wrote to a shard reads that shard's writer (read-your-writes per
+/// shard), and a shard whose replica cannot be reached fails over to its writer.
+#[tokio::test]
+async fn shard_replicas_in_a_scatter_read_your_writes_and_fail_over() {
+    let (wa, wb) = (file("rw-a"), file("rw-b"));
+    let setup = Grant::from_config(
+        Config::builder()
+            .database("a", DatabaseConfig::new(&wa))
+            .database("b", DatabaseConfig::new(&wb))
+            .default_database("a")
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    for database in ["a", "b"] {
+        raw(CHATS).on(database).execute(&setup).await.unwrap();
+    }
+    setup.close().await;
+    // Replicas: copies taken now, so they stay empty (stale) from here on.
+    let (ra, rb) = (
+        common::matrix::stale_copy(&wa, "rw-a-replica"),
+        common::matrix::stale_copy(&wb, "rw-b-replica"),
+    );
+    let toml = |b_replica: &str| {
+        format!(
+            r#"
+            [databases.primary]
+            url = "{wa}"
+            replica_delay = "60s"
+            shards.a = {{ url = "{wa}", replicas = ["{ra}"] }}
+            shards.b = {{ url = "{wb}", replicas = ["{b_replica}"] }}
+            [databases.primary.sharding]
+            resolver = "modulo"
+            "#
+        )
+    };
+    let db = Grant::from_config(Config::from_toml_str(&toml(&rb)).unwrap()).unwrap();
+    for i in 0..4 {
+        Chat { id: i, chat_id: i, body: "x".into() }.insert(&db).await.unwrap();
+    }
+    // Outside a session every shard is read from its (stale) replica.
+    assert_eq!(Chat::query().count(&db).await.unwrap(), 0);
+    // A session that writes to shard a reads a's writer; b still from its replica.
+    let session = grant::Session::new();
+    let seen = session
+        .run(async {
+            Chat { id: 10, chat_id: 10, body: "mine".into() }.insert(&db).await.unwrap();
+            Chat::query().all(&db).await.unwrap()
+        })
+        .await;
+    let mut ids: Vec<i64> = seen.iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(ids, [0, 2, 10], "shard a (even keys) from its writer, b from its replica");
+    db.close().await;
+
+    // Shard b's replica cannot be opened: its reads fail over to b's writer.
+    let dead = "sqlite:///grant-no-such-dir/replica.db?mode=ro";
+    let db = Grant::from_config(Config::from_toml_str(&toml(dead)).unwrap()).unwrap();
+    let rows = Chat::query().order_by(Chat::ID.asc()).all(&db).await.unwrap();
+    let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [1, 3], "a from its stale replica, b failed over to its writer");
+    let fallbacks: u64 = db
+        .stats()
+        .iter()
+        .filter(|s| s.key.shard.as_deref() == Some("b"))
+        .map(|s| s.fallbacks)
+        .sum();
+    assert!(fallbacks >= 1, "{fallbacks}");
+    db.close().await;
+}
