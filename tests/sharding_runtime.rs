@@ -760,6 +760,47 @@ async fn an_explicit_database_wins_over_the_model_database() {
             .as_deref(),
         Some("y")
     );
+    // insert_all too: routed by key among that database's shards.
+    let mut batch = vec![
+        Chat {
+            id: 10,
+            chat_id: 10,
+            body: "x".into(),
+        },
+        Chat {
+            id: 12,
+            chat_id: 12,
+            body: "x".into(),
+        },
+    ];
+    Chat::insert_all(db.on_database("other"), &mut batch)
+        .await
+        .unwrap();
+    assert_eq!(
+        Chat::query()
+            .count(db.on_database("other").shard("x"))
+            .await
+            .unwrap(),
+        4
+    );
+    let mut mixed = vec![
+        Chat {
+            id: 20,
+            chat_id: 20,
+            body: "x".into(),
+        },
+        Chat {
+            id: 21,
+            chat_id: 21,
+            body: "x".into(),
+        },
+    ];
+    assert!(matches!(
+        Chat::insert_all(db.on_database("other"), &mut mixed)
+            .await
+            .unwrap_err(),
+        Error::CrossShardWrite { .. }
+    ));
     db.close().await;
 }
 
@@ -802,7 +843,14 @@ async fn shard_replicas_in_a_scatter_read_your_writes_and_fail_over() {
     };
     let db = Grant::from_config(Config::from_toml_str(&toml(&rb)).unwrap()).unwrap();
     for i in 0..4 {
-        Chat { id: i, chat_id: i, body: "x".into() }.insert(&db).await.unwrap();
+        Chat {
+            id: i,
+            chat_id: i,
+            body: "x".into(),
+        }
+        .insert(&db)
+        .await
+        .unwrap();
     }
     // Outside a session every shard is read from its (stale) replica.
     assert_eq!(Chat::query().count(&db).await.unwrap(), 0);
@@ -810,21 +858,40 @@ async fn shard_replicas_in_a_scatter_read_your_writes_and_fail_over() {
     let session = grant::Session::new();
     let seen = session
         .run(async {
-            Chat { id: 10, chat_id: 10, body: "mine".into() }.insert(&db).await.unwrap();
+            Chat {
+                id: 10,
+                chat_id: 10,
+                body: "mine".into(),
+            }
+            .insert(&db)
+            .await
+            .unwrap();
             Chat::query().all(&db).await.unwrap()
         })
         .await;
     let mut ids: Vec<i64> = seen.iter().map(|c| c.id).collect();
     ids.sort();
-    assert_eq!(ids, [0, 2, 10], "shard a (even keys) from its writer, b from its replica");
+    assert_eq!(
+        ids,
+        [0, 2, 10],
+        "shard a (even keys) from its writer, b from its replica"
+    );
     db.close().await;
 
     // Shard b's replica cannot be opened: its reads fail over to b's writer.
     let dead = "sqlite:///grant-no-such-dir/replica.db?mode=ro";
     let db = Grant::from_config(Config::from_toml_str(&toml(dead)).unwrap()).unwrap();
-    let rows = Chat::query().order_by(Chat::ID.asc()).all(&db).await.unwrap();
+    let rows = Chat::query()
+        .order_by(Chat::ID.asc())
+        .all(&db)
+        .await
+        .unwrap();
     let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
-    assert_eq!(ids, [1, 3], "a from its stale replica, b failed over to its writer");
+    assert_eq!(
+        ids,
+        [1, 3],
+        "a from its stale replica, b failed over to its writer"
+    );
     let fallbacks: u64 = db
         .stats()
         .iter()

@@ -242,45 +242,42 @@ pub(crate) async fn insert_all<M: Model>(
     if M::META.shard_key.is_empty() || rows.is_empty() {
         return ops::insert_all(target, rows, read_keys).await;
     }
-    let (grant, explicit) = match &target {
-        Target::Grant(g) => (*g, None),
-        Target::Shard(g, s) => (*g, Some(s.clone())),
-        Target::At(g, p) if p.database.is_none() => (*g, p.shard.clone()),
-        Target::At(..) => {
-            // A database named on the call: its rows are not re-routed by key.
-            return ops::insert_all(target, rows, read_keys).await;
-        }
+    let values = || rows.iter().map(|m| row_values(m));
+    let (grant, pinned) = match &target {
         Target::Tx(tx) => {
             // Every row must belong on the transaction's shard.
-            let grant = tx.grant().clone();
-            for m in rows.iter() {
-                grant.plan_shards(
-                    M::META,
-                    Explicit::Transaction(tx.shard()),
-                    KeySource::Row(&row_values(m)),
-                    true,
-                )?;
-            }
+            tx.grant()
+                .plan_rows(M::META, None, Explicit::Transaction(tx.shard()), values())?;
             return ops::insert_all(target, rows, read_keys).await;
         }
+        Target::Grant(g) => (*g, crate::exec::Pinned::default()),
+        Target::Shard(g, s) => (
+            *g,
+            crate::exec::Pinned {
+                shard: Some(s.clone()),
+                ..Default::default()
+            },
+        ),
+        Target::At(g, p) => (*g, p.clone()),
     };
-    if let Some(s) = explicit {
+    if let Some(s) = &pinned.shard {
         // A shard named on the call wins (checked to exist).
-        grant.plan_shards(M::META, Explicit::Shard(&s), KeySource::Filters(&[]), true)?;
+        grant.plan_shards_in(
+            M::META,
+            pinned.database.as_deref(),
+            Explicit::Shard(s),
+            KeySource::Filters(&[]),
+            true,
+        )?;
         return ops::insert_all(target, rows, read_keys).await;
     }
     // Every row must belong on the same shard: a multi-shard insert could not be atomic.
-    let mut shards = std::collections::BTreeSet::new();
-    for m in rows.iter() {
-        if let ShardPlan::One(Some(s)) = grant.plan_shards(
-            M::META,
-            Explicit::None,
-            KeySource::Row(&row_values(m)),
-            true,
-        )? {
-            shards.insert(s);
-        }
-    }
+    let shards = grant.plan_rows(
+        M::META,
+        pinned.database.as_deref(),
+        Explicit::None,
+        values(),
+    )?;
     if shards.len() > 1 {
         return Err(Error::CrossShardWrite {
             model: M::META.name,
@@ -288,10 +285,8 @@ pub(crate) async fn insert_all<M: Model>(
             shards: shards.len(),
         });
     }
-    let t = match shards.into_iter().next() {
-        Some(s) => Target::Shard(grant, s),
-        None => Target::Grant(grant),
-    };
+    let shard = shards.into_iter().next().flatten();
+    let t = Target::At(grant, crate::exec::Pinned { shard, ..pinned });
     ops::insert_all(t, rows, read_keys).await
 }
 

@@ -105,13 +105,46 @@ impl Grant {
                     deny_scatter,
                 )
             })
-            .map_err(|e| match e {
-                Error::UnknownDatabase { database, .. } => Error::UnknownDatabase {
-                    database,
-                    model: Some(meta.name),
-                },
-                other => other,
+            .map_err(|e| named_model(e, meta))
+    }
+
+    /// The shards of `rows` (each row's values in `META.columns` order) of `meta`, looked
+    /// up under one entry guard for all of them; `None` in the set for rows of an
+    /// unsharded model. Errors as [`Grant::plan_shards`] for each row (a row for another
+    /// shard than a transaction's is [`Error::WrongShard`]).
+    pub(crate) fn plan_rows(
+        &self,
+        meta: &ModelMeta,
+        database: Option<&str>,
+        explicit: Explicit<'_>,
+        rows: impl Iterator<Item = Vec<Value>>,
+    ) -> Result<std::collections::BTreeSet<Option<Arc<str>>>> {
+        let mut shards = std::collections::BTreeSet::new();
+        if meta.shard_key.is_empty() {
+            shards.insert(None);
+            return Ok(shards);
+        }
+        let database = database.or(meta.database).unwrap_or(self.default_name());
+        let scope_shard = Context::with_current(|ctx| ctx.shard.clone());
+        self.handler()
+            .with_entry(database, |entry| {
+                for row in rows {
+                    let plan = plan_in(
+                        entry,
+                        meta,
+                        explicit,
+                        scope_shard.as_deref(),
+                        KeySource::Row(&row),
+                        true,
+                    )?;
+                    if let ShardPlan::One(s) = plan {
+                        shards.insert(s);
+                    }
+                }
+                Ok(())
             })
+            .map_err(|e| named_model(e, meta))?;
+        Ok(shards)
     }
 
     /// The shard of one row of `meta` (its shard key through the resolver); `None` for a
@@ -124,6 +157,17 @@ impl Grant {
                 key: meta.columns[meta.shard_key[0]].name,
             }),
         }
+    }
+}
+
+/// Name the model whose database is unknown.
+fn named_model(e: Error, meta: &ModelMeta) -> Error {
+    match e {
+        Error::UnknownDatabase { database, .. } => Error::UnknownDatabase {
+            database,
+            model: Some(meta.name),
+        },
+        other => other,
     }
 }
 
