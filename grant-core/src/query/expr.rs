@@ -74,6 +74,17 @@ pub enum Expr {
     Or(Vec<Expr>),
     /// The negation.
     Not(Box<Expr>),
+    /// `column <op> value` with text compared by code point (byte order) on every engine,
+    /// whatever the column's collation: what keyset pages ([`Query::after`](crate::Query::after))
+    /// compare with, so they agree with the order a scatter merges in.
+    CmpBinary {
+        /// The column.
+        column: &'static str,
+        /// The operator.
+        op: CmpOp,
+        /// The bound value.
+        value: Value,
+    },
 }
 
 impl Expr {
@@ -153,6 +164,25 @@ impl Expr {
                 w.push("NOT (");
                 inner.write(w, binds);
                 w.push(")");
+            }
+            Expr::CmpBinary { column, op, value } => {
+                let text = matches!(value, Value::Text(_));
+                match (text, w.backend()) {
+                    (true, crate::Backend::Postgres) => {
+                        w.ident(column).push(" COLLATE \"C\"");
+                    }
+                    (true, crate::Backend::MySql) => {
+                        w.push("CAST(").ident(column).push(" AS BINARY)");
+                    }
+                    (true, crate::Backend::Sqlite) => {
+                        w.ident(column).push(" COLLATE BINARY");
+                    }
+                    (false, _) => {
+                        w.ident(column);
+                    }
+                }
+                w.push(op.sql()).param();
+                binds.push(value.clone());
             }
         }
     }

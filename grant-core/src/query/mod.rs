@@ -154,7 +154,9 @@ impl<M: Model> Query<M> {
     /// appends the key, ascending, when it is not among the order terms, so give the first
     /// page the same order). With no order at all, the query is ordered by the key. The
     /// order columns must be NOT NULL (a nullable one is [`Error::InvalidQuery`]: NULLs
-    /// have no place in a keyset).
+    /// have no place in a keyset). Text order columns compare by code point (byte order)
+    /// on every engine, in the order and in the page predicate alike, whatever the column's
+    /// collation, so pages agree on one database and across shards.
     ///
     /// ```no_run
     /// # use grant_core::{Model, Query, Column};
@@ -525,14 +527,14 @@ fn keyset<M: Model>(parts: &mut QueryParts, last: &[Value]) -> Result<()> {
     for i in 0..terms.len() {
         let mut all: Vec<Expr> = terms[..i]
             .iter()
-            .map(|(column, _, value)| Expr::Cmp {
+            .map(|(column, _, value)| Expr::CmpBinary {
                 column,
                 op: CmpOp::Eq,
                 value: value.clone(),
             })
             .collect();
         let (column, direction, value) = &terms[i];
-        all.push(Expr::Cmp {
+        all.push(Expr::CmpBinary {
             column,
             op: match direction {
                 Direction::Asc => CmpOp::Gt,
@@ -547,5 +549,8 @@ fn keyset<M: Model>(parts: &mut QueryParts, last: &[Value]) -> Result<()> {
         });
     }
     parts.filters.push(Expr::Or(any));
+    // Text order columns by code point, as the predicate compares them (and as a scatter
+    // merges), on one database too.
+    parts.binary_order = Some(M::META.columns);
     Ok(())
 }
