@@ -216,3 +216,65 @@ fn id_config_errors_name_the_key() {
         "{err}"
     );
 }
+
+/// Generated keys on the server engines: Snowflake ids in a BIGINT key, UUIDv7 in the
+/// engine's UUID column, each read back by its key.
+async fn generated_keys_on(engine: common::Engine) {
+    let db = common::primary(DatabaseConfig::new(&engine.url));
+    for (table, ddl) in [
+        (
+            "logs",
+            "CREATE TABLE logs (id {i64} PRIMARY KEY, line {text} NOT NULL)",
+        ),
+        (
+            "notes",
+            "CREATE TABLE notes (id {uuid} PRIMARY KEY, body {text} NOT NULL)",
+        ),
+    ] {
+        engine.reset_table(&db, table, ddl).await;
+    }
+    let mut logs = vec![
+        Log {
+            id: 0,
+            line: "a".into(),
+        },
+        Log {
+            id: 0,
+            line: "b".into(),
+        },
+    ];
+    Log::insert_all(&db, &mut logs).await.unwrap();
+    let mut one = Log {
+        id: 0,
+        line: "c".into(),
+    };
+    one.insert(&db).await.unwrap();
+    assert!(logs[0].id > 0 && logs[0].id < logs[1].id && logs[1].id < one.id);
+    assert_eq!(Log::get(&db, one.id).await.unwrap(), one);
+    let mut note = Note {
+        id: uuid::Uuid::nil(),
+        body: "n".into(),
+    };
+    note.insert(&db).await.unwrap();
+    assert_eq!(note.id.get_version_num(), 7);
+    assert_eq!(Note::get(&db, note.id).await.unwrap(), note);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn generated_keys_on_postgres() {
+    let Some(engine) = common::Engine::postgres() else {
+        eprintln!("skipped: GRANT_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    generated_keys_on(engine).await;
+}
+
+#[tokio::test]
+async fn generated_keys_on_mariadb() {
+    let Some(engine) = common::Engine::mariadb() else {
+        eprintln!("skipped: GRANT_TEST_MARIADB_URL is not set");
+        return;
+    };
+    generated_keys_on(engine).await;
+}
